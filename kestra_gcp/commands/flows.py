@@ -1,0 +1,7 @@
+"""Command group 'flows' (filled in by its owner)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the root app."""
