@@ -1,0 +1,89 @@
+"""The request model of the function contract: `{"task": {...}, "execution": {...}}` -> `Call`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kfn.errors import TaskError
+
+
+class ExecutionRef(BaseModel):
+    """The execution a task runs in (names the execution storage prefix)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    namespace: str = Field(min_length=1)
+    flow_id: str = Field(alias="flowId", min_length=1)
+    task_run_id: str | None = Field(default=None, alias="taskRunId")
+    attempt: int | None = None
+
+
+class TaskSpec(BaseModel):
+    """The task's rendered properties; `id` and `type` are required, everything else is kept as-is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
+class TaskRequest(BaseModel):
+    """The body every task-running function receives."""
+
+    task: TaskSpec
+    execution: ExecutionRef
+
+
+_MISSING = object()
+
+
+@dataclass
+class Call:
+    """One invocation as a handler sees it: properties with secrets resolved, execution, headers."""
+
+    function: str
+    task: dict[str, Any]
+    execution: ExecutionRef | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_id(self) -> str:
+        return str(self.task.get("id", ""))
+
+    @property
+    def type(self) -> str:
+        return str(self.task.get("type", ""))
+
+    @property
+    def short_type(self) -> str:
+        """The last segment of the Kestra type (`io.kestra.plugin.gcp.gcs.Upload` -> `Upload`)."""
+        return self.type.rsplit(".", 1)[-1]
+
+    def prop(self, name: str, default: Any = None) -> Any:
+        value = self.task.get(name, _MISSING)
+        return default if value is _MISSING or value is None else value
+
+    def require(self, name: str) -> Any:
+        value = self.task.get(name)
+        if value is None or value == "":
+            raise TaskError(f"task '{self.task_id}': property '{name}' is required")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.prop(name, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise TaskError(f"task '{self.task_id}': property '{name}' must be true or false, got {value!r}")
+
+    def need_execution(self) -> ExecutionRef:
+        if self.execution is None:
+            raise TaskError("request has no execution")
+        return self.execution

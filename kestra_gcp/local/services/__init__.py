@@ -1,0 +1,1 @@
+"""Local services standing in for GCP (GCS emulator, embedded PostgreSQL, ...): start, stop, reuse."""
