@@ -1,0 +1,61 @@
+"""The per-execution runtime the standard library sees: environment, clock, logging, cancellation,
+HTTP token, step and memory limits. The interpreter subclasses it to add subworkflow calls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kestra_gcp.engine.clock import Clock, RealClock
+from kestra_gcp.engine.errors import error
+
+MAX_STEPS = 100_000
+MAX_DEPTH = 20
+MAX_MEMORY = 512 * 1024
+LOCAL_TOKEN = "kestra-gcp-local-token"
+
+
+class Cancelled(BaseException):
+    """Raised inside an execution when it is cancelled; not catchable by `except`."""
+
+
+class Runtime:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        clock: Clock | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        http_token: str = LOCAL_TOKEN,
+    ) -> None:
+        self.env: dict[str, str] = dict(env or {})
+        self.clock: Clock = clock or RealClock()
+        self.on_event = on_event
+        self.http_token = http_token
+        self.cancel_event = threading.Event()
+        self.steps = 0
+        self.current_step = ""
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def log(self, severity: str, payload: Any) -> None:
+        self.emit({"type": "log", "severity": severity, "payload": payload, "step": self.current_step})
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def sleep(self, seconds: float) -> None:
+        self.check_cancelled()
+        self.clock.sleep(seconds, self.cancel_event)
+        self.check_cancelled()
+
+    def count_step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise error("ResourceLimitError", f"the execution exceeded {MAX_STEPS} steps")
+
+    def call_subworkflow(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        raise error("KeyError", f"unknown function {name!r}")

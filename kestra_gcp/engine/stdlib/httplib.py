@@ -1,0 +1,187 @@
+"""http module: get/post/put/patch/delete/request with Workflows' request encoding, response decoding and
+error tagging (HttpError, ConnectionError, ConnectionFailedError, TimeoutError).
+
+`auth: {type: OIDC|OAuth2}` sends `Authorization: Bearer <local token>` (the runtime's `http_token`)."""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from typing import Any
+
+import requests
+
+from kestra_gcp.engine.errors import WorkflowError, error, type_error, value_error
+from kestra_gcp.engine.stdlib.registry import builtin
+from kestra_gcp.engine.values import from_json, is_number, to_json, to_string, type_name
+
+MAX_RESPONSE = 2 * 1024 * 1024
+DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 1800.0
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    s = getattr(_local, "session", None)
+    if s is None:
+        s = requests.Session()
+        s.trust_env = False
+        _local.session = s
+    return s
+
+
+def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
+    if body is None:
+        return None
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    if isinstance(body, bytes):
+        if ctype is None:
+            headers["Content-Type"] = "application/octet-stream"
+        return body
+    if ctype is None:
+        headers["Content-Type"] = "application/json"
+        return to_json(body).encode("utf-8")
+    base = ctype.split(";")[0].strip().lower()
+    if base == "application/json" or base.endswith("+json"):
+        return to_json(body).encode("utf-8")
+    if base == "application/x-www-form-urlencoded":
+        if isinstance(body, dict):
+            return urllib.parse.urlencode({k: to_string(v) for k, v in body.items()}).encode("utf-8")
+        if isinstance(body, str):
+            return body.encode("utf-8")
+        raise type_error("http: a form body must be a map or a string")
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise type_error(f"http: cannot send a {type_name(body)} body as {ctype}")
+
+
+def _decode_body(raw: bytes, ctype: str) -> Any:
+    base = ctype.split(";")[0].strip().lower()
+    if base == "application/json" or base.endswith("+json"):
+        if not raw:
+            return None
+        try:
+            return from_json(raw.decode("utf-8"))
+        except (WorkflowError, UnicodeDecodeError):
+            return raw.decode("utf-8", errors="replace")
+    if base.startswith("text/") or base in ("application/xml", "application/javascript"):
+        return raw.decode("utf-8", errors="replace")
+    if not raw:
+        return None
+    return raw
+
+
+def request(
+    rt: Any,
+    method: Any,
+    url: Any,
+    timeout: Any = None,
+    body: Any = None,
+    headers: Any = None,
+    query: Any = None,
+    auth: Any = None,
+    private_service_name: Any = None,
+    ca_certificate: Any = None,
+) -> dict[str, Any]:
+    if not isinstance(url, str) or not url:
+        raise type_error(f"http: url must be a non-empty string, got {type_name(url)}")
+    if not isinstance(method, str) or method.upper() not in _METHODS:
+        raise value_error(f"http: unsupported method {method!r}")
+    send_headers: dict[str, str] = {}
+    if headers is not None:
+        if not isinstance(headers, dict):
+            raise type_error("http: headers must be a map")
+        send_headers = {k: to_string(v) for k, v in headers.items()}
+    params: list[tuple[str, str]] = []
+    if query is not None:
+        if not isinstance(query, dict):
+            raise type_error("http: query must be a map")
+        for k, v in query.items():
+            for item in v if isinstance(v, list) else [v]:
+                params.append((k, to_string(item)))
+    if auth is not None:
+        kind = auth.get("type") if isinstance(auth, dict) else None
+        if kind not in ("OIDC", "OAuth2"):
+            raise value_error("http: auth.type must be OIDC or OAuth2")
+        send_headers["Authorization"] = f"Bearer {rt.http_token}"
+    limit = DEFAULT_TIMEOUT
+    if timeout is not None:
+        if not is_number(timeout) or timeout <= 0:
+            raise value_error("http: timeout must be a positive number of seconds")
+        limit = min(float(timeout), MAX_TIMEOUT)
+    data = _encode_body(body, send_headers)
+    rt.check_cancelled()
+    try:
+        resp = _session().request(
+            method.upper(), url, params=params or None, data=data, headers=send_headers,
+            timeout=(min(limit, 30.0), limit), stream=True, allow_redirects=True,
+        )
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_RESPONSE:
+                    raise error("ResourceLimitError", f"HTTP response from {url} exceeds the 2 MB limit")
+                chunks.append(chunk)
+        finally:
+            resp.close()
+    except requests.exceptions.ConnectTimeout:
+        raise error("ConnectionFailedError", f"connection to {url} timed out") from None
+    except requests.exceptions.Timeout:
+        raise error("TimeoutError", f"HTTP request to {url} timed out after {limit:g} s") from None
+    except requests.exceptions.ConnectionError as exc:
+        if _never_connected(exc):
+            raise error("ConnectionFailedError", f"cannot connect to {url}: {_reason(exc)}") from None
+        raise error("ConnectionError", f"connection to {url} broken: {_reason(exc)}") from None
+    except requests.exceptions.InvalidURL as exc:
+        raise value_error(f"http: invalid url {url!r}: {exc}") from None
+    except requests.exceptions.RequestException as exc:
+        raise error("ConnectionError", f"HTTP request to {url} failed: {_reason(exc)}") from None
+    raw = b"".join(chunks)
+    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+    decoded = _decode_body(raw, resp_headers.get("content-type", ""))
+    if resp.status_code >= 400:
+        raise error(
+            "HttpError",
+            f"HTTP server responded with error code {resp.status_code}",
+            code=resp.status_code,
+            headers=resp_headers,
+            body=decoded,
+        )
+    return {"code": resp.status_code, "headers": resp_headers, "body": decoded}
+
+
+def _never_connected(exc: BaseException) -> bool:
+    text = repr(exc)
+    return any(s in text for s in ("NewConnectionError", "Connection refused", "Name or service", "NameResolution"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+builtin("http.request", blocking=True)(request)
+
+
+def _method(name: str) -> None:
+    def call(
+        rt: Any,
+        url: Any,
+        timeout: Any = None,
+        body: Any = None,
+        headers: Any = None,
+        query: Any = None,
+        auth: Any = None,
+        private_service_name: Any = None,
+        ca_certificate: Any = None,
+    ) -> dict[str, Any]:
+        return request(rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate)
+
+    builtin(f"http.{name.lower()}", blocking=True)(call)
+
+
+for _m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+    _method(_m)
