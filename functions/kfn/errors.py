@@ -99,9 +99,9 @@ def to_function_error(exc: BaseException) -> FunctionError:
             return TransientError(_first_line(f"gave up retrying: {exc.cause or exc}"))
     if module.startswith(("google.resumable_media", "google.cloud.storage")):
         response: Any = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int):
-            return _status_error(status, _first_line(f"storage returned {status}: {exc}"))
+        http_status = getattr(response, "status_code", None)
+        if isinstance(http_status, int):
+            return _status_error(http_status, _first_line(f"storage returned {http_status}: {exc}"))
         if type(exc).__name__ == "DataCorruption":
             return TransientError(_first_line(f"storage checksum mismatch: {exc}"))
     if module.startswith(("requests", "urllib3")):

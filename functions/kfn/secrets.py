@@ -27,7 +27,8 @@ _known: set[str] = set()
 _lock = threading.Lock()
 
 
-def _remember(value: str) -> None:
+def remember(value: str) -> None:
+    """Mask `value` (and its URL-encoded forms) in every later message, log line and output."""
     with _lock:
         for variant in (value, quote(value, safe=""), quote_plus(value)):
             if variant:
@@ -94,7 +95,7 @@ def lookup(name: str) -> str:
         raise TaskError(
             f"secret '{name}' not found (set SECRET_{name} locally or create it in Secret Manager)"
         )
-    _remember(value)
+    remember(value)
     with _lock:
         _cache[name] = value
     return value

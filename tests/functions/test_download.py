@@ -1,0 +1,219 @@
+"""The download function against a real local HTTP server and the real GCS emulator."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+from tests.functions import httpserver
+from tests.functions.conftest import Invoke, execution
+
+CSV = b"".join(b"%d,2019-01-01 00:%02d:00,%d.5\n" % (i, i % 60, i) for i in range(200_000))
+TYPE = "io.kestra.plugin.core.http.Download"
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KESTRA_GCP_DOWNLOAD_ALLOW", "127.0.0.0/8,::1/128")
+
+
+def _read(uri: str) -> bytes:
+    from kfn import storage
+
+    return bytes(storage.blob(uri).download_as_bytes())
+
+
+def _truncated(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(CSV)))
+    handler.end_headers()
+    handler.wfile.write(CSV[: len(CSV) // 2])
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def _slow(handler: BaseHTTPRequestHandler) -> None:
+    time.sleep(2)
+    httpserver.body(b"late")(handler)
+
+
+def _echo_post(handler: BaseHTTPRequestHandler) -> None:
+    length = int(handler.headers.get("Content-Length", "0"))
+    data = handler.rfile.read(length)
+    payload = b"auth=" + handler.headers.get("Authorization", "").encode() + b";body=" + data
+    httpserver.body(payload, "text/plain")(handler)
+
+
+ROUTES: dict[str, httpserver.Route] = {
+    "/data/yellow.csv.gz": httpserver.body(gzip.compress(CSV), "application/gzip"),
+    "/multi.gz": httpserver.body(gzip.compress(b"a,b\n") + gzip.compress(b"c,d\n")),
+    "/plain.csv": httpserver.body(CSV, "text/csv"),
+    "/named": httpserver.body(b"x", headers={"Content-Disposition": 'attachment; filename="report.txt"'}),
+    "/empty": httpserver.body(b""),
+    "/gone": httpserver.body(b"gone", status=410),
+    "/busy": httpserver.body(b"busy", status=503),
+    "/hop": httpserver.redirect("/plain.csv"),
+    "/to-metadata": httpserver.redirect("http://169.254.169.254/computeMetadata/v1/"),
+    "/truncated.csv": _truncated,
+    "/truncated.gz": httpserver.body(gzip.compress(CSV)[:5000]),
+    "/slow": _slow,
+    "/echo": _echo_post,
+}
+
+
+@pytest.fixture(scope="module")
+def site() -> Any:
+    with httpserver.serve(ROUTES) as url:
+        yield url
+
+
+def test_download_streams_into_execution_storage(site: str, state_bucket: str, invoke: Invoke) -> None:
+    exec_ref = execution(id="e1")
+    status, body = invoke("download", {"id": "extract", "type": TYPE, "uri": f"{site}/plain.csv"}, exec_ref)
+    assert status == 200, body
+    outputs = body["outputs"]
+    assert outputs["uri"] == f"gs://{state_bucket}/executions/zoomcamp/flow/e1/extract/plain.csv"
+    assert outputs["code"] == 200 and outputs["length"] == len(CSV)
+    assert outputs["headers"]["Content-Type"] == ["text/csv"]
+    assert _read(outputs["uri"]) == CSV
+
+
+def test_wget_gunzip_idiom(site: str, state_bucket: str, invoke: Invoke) -> None:
+    task = {
+        "id": "extract",
+        "type": "io.kestra.plugin.scripts.shell.Commands",
+        "uri": f"{site}/data/yellow.csv.gz",
+        "gunzip": True,
+        "outputFile": "yellow_tripdata_2019-01.csv",
+    }
+    status, body = invoke("download", task, execution(id="e2"))
+    assert status == 200, body
+    uri = f"gs://{state_bucket}/executions/zoomcamp/flow/e2/extract/yellow_tripdata_2019-01.csv"
+    assert body["outputs"]["outputFiles"] == {"yellow_tripdata_2019-01.csv": uri}
+    assert body["outputs"]["length"] == len(CSV)
+    assert _read(uri) == CSV
+
+
+def test_multi_member_gzip(site: str, state_bucket: str, invoke: Invoke) -> None:
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/multi.gz", "gunzip": True, "saveAs": "m.csv"}
+    status, body = invoke("download", task)
+    assert status == 200, body
+    assert _read(body["outputs"]["uri"]) == b"a,b\nc,d\n"
+
+
+def test_file_name_from_content_disposition_and_redirects(
+    site: str, state_bucket: str, invoke: Invoke
+) -> None:
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/named"})
+    assert status == 200 and body["outputs"]["uri"].endswith("/t/report.txt")
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/hop"})
+    assert status == 200 and body["outputs"]["uri"].endswith("/t/plain.csv")
+    assert _read(body["outputs"]["uri"]) == CSV
+
+
+def test_http_errors(site: str, state_bucket: str, invoke: Invoke) -> None:
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/missing.csv"})
+    assert status == 400
+    assert body["error"] == {"type": "TaskError", "message": f"download: GET {site}/missing.csv returned 404"}
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/busy"})
+    assert status == 503 and body["error"]["message"] == f"download: GET {site}/busy returned 503"
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/gone", "options": {"allowFailed": True}, "saveAs": "g"}
+    status, body = invoke("download", task)
+    assert status == 200 and body["outputs"]["code"] == 410
+
+
+def test_empty_response(site: str, state_bucket: str, invoke: Invoke) -> None:
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/empty"})
+    assert status == 400 and "empty body" in body["error"]["message"]
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/empty", "failOnEmptyResponse": False}
+    status, body = invoke("download", task)
+    assert status == 200 and body["outputs"]["length"] == 0
+    assert _read(body["outputs"]["uri"]) == b""
+
+
+def test_connection_refused_is_transient(state_bucket: str, invoke: Invoke) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"http://127.0.0.1:{port}/x"})
+    assert status == 503
+    assert body["error"]["message"].startswith(f"download: GET http://127.0.0.1:{port}/x failed: connection")
+
+
+def test_read_timeout_is_transient(site: str, state_bucket: str, invoke: Invoke) -> None:
+    task = {
+        "id": "t",
+        "type": TYPE,
+        "uri": f"{site}/slow",
+        "options": {"timeout": {"readIdleTimeout": "PT0.5S"}},
+    }
+    status, body = invoke("download", task)
+    assert status == 503 and "timed out" in body["error"]["message"]
+
+
+def test_truncated_transfer_leaves_no_object(site: str, state_bucket: str, invoke: Invoke) -> None:
+    from kfn import storage
+
+    exec_ref = execution(id="e3")
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/truncated.csv"}, exec_ref)
+    assert status == 503, body
+    assert "failed midway" in body["error"]["message"]
+    assert list(storage.client().list_blobs(state_bucket, prefix="executions/")) == []
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/truncated.gz", "gunzip": True, "saveAs": "x.csv"}
+    status, body = invoke("download", task, exec_ref)
+    assert status == 400 and body["error"]["message"] == (
+        "download: gunzip: unexpected end of compressed data (truncated file)"
+    )
+    assert list(storage.client().list_blobs(state_bucket, prefix="executions/")) == []
+
+
+def test_retry_overwrites_the_same_object(site: str, state_bucket: str, invoke: Invoke) -> None:
+    from kfn import storage
+
+    exec_ref = execution(id="e4")
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/plain.csv"}
+    first = invoke("download", task, exec_ref)
+    second = invoke("download", task, exec_ref)
+    assert first[0] == second[0] == 200
+    assert first[1]["outputs"]["uri"] == second[1]["outputs"]["uri"]
+    blobs = list(storage.client().list_blobs(state_bucket, prefix="executions/"))
+    assert [b.size for b in blobs] == [len(CSV)]
+
+
+def test_private_addresses_are_refused(
+    site: str, state_bucket: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/to-metadata"})
+    assert status == 403
+    assert "resolves to non-public address 169.254.169.254" in body["error"]["message"]
+    monkeypatch.setenv("KESTRA_GCP_DOWNLOAD_ALLOW", "")
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/plain.csv"})
+    assert status == 403 and body["error"]["type"] == "TaskError"
+    status, body = invoke("download", {"id": "t", "type": TYPE, "uri": "file:///etc/passwd"})
+    assert status == 400 and "only http and https" in body["error"]["message"]
+
+
+def test_post_with_body_and_secret_auth(
+    site: str, state_bucket: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    monkeypatch.setenv("SECRET_API_TOKEN", base64.b64encode(b"tok-123").decode())
+    task = {
+        "id": "t",
+        "type": TYPE,
+        "uri": f"{site}/echo",
+        "method": "POST",
+        "body": {"q": 1},
+        "options": {"auth": {"type": "BEARER", "token": "{{secret:API_TOKEN}}"}},
+        "saveAs": "echo.txt",
+    }
+    status, body = invoke("download", task)
+    assert status == 200, body
+    assert _read(body["outputs"]["uri"]) == b'auth=Bearer tok-123;body={"q": 1}'
