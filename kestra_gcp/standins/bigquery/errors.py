@@ -1,0 +1,54 @@
+"""BigQuery API errors: the HTTP status, the `reason` and the one-line message BigQuery would return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                 500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE"}
+
+
+@dataclass
+class BigQueryError(Exception):
+    """An error reported the way BigQuery reports it (also stored as a job's `errorResult`)."""
+
+    code: int
+    reason: str
+    message: str
+    location: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def error_proto(self) -> dict[str, str]:
+        """The `ErrorProto` object used in job statuses and in `errors` lists."""
+        proto = {"reason": self.reason, "message": self.message}
+        if self.location:
+            proto["location"] = self.location
+        return proto
+
+    def http_body(self) -> dict[str, object]:
+        """The JSON body of an error HTTP response."""
+        proto = dict(self.error_proto(), domain="global")
+        return {"error": {"code": self.code, "message": self.message, "errors": [proto],
+                          "status": _STATUS_NAMES.get(self.code, "UNKNOWN")}}
+
+
+def invalid_query(message: str, location: str | None = None) -> BigQueryError:
+    return BigQueryError(400, "invalidQuery", message, location)
+
+
+def invalid(message: str) -> BigQueryError:
+    return BigQueryError(400, "invalid", message)
+
+
+def not_found(message: str) -> BigQueryError:
+    return BigQueryError(404, "notFound", message)
+
+
+def duplicate(message: str) -> BigQueryError:
+    return BigQueryError(409, "duplicate", message)
+
+
+def unsupported(message: str) -> BigQueryError:
+    return BigQueryError(400, "invalidQuery", f"{message} (not supported by the local BigQuery stand-in)")

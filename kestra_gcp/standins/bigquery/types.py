@@ -1,0 +1,120 @@
+"""BigQuery <-> DuckDB types: schema fields for DuckDB columns, DuckDB types for BigQuery schemas, and the SQL
+that renders a DuckDB value in the string form the BigQuery REST API uses in `rows[].f[].v`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from duckdb.sqltypes import DuckDBPyType
+
+from .errors import invalid
+
+NUMERIC_DUCK = "DECIMAL(38,9)"
+BIGNUMERIC_DUCK = "DECIMAL(38,18)"
+
+_SCALAR_TO_DUCK = {
+    "STRING": "VARCHAR", "BYTES": "BLOB", "INTEGER": "BIGINT", "INT64": "BIGINT", "FLOAT": "DOUBLE",
+    "FLOAT64": "DOUBLE", "NUMERIC": NUMERIC_DUCK, "DECIMAL": NUMERIC_DUCK, "BIGNUMERIC": BIGNUMERIC_DUCK,
+    "BIGDECIMAL": BIGNUMERIC_DUCK, "BOOLEAN": "BOOLEAN", "BOOL": "BOOLEAN", "TIMESTAMP": "TIMESTAMPTZ",
+    "DATE": "DATE", "TIME": "TIME", "DATETIME": "TIMESTAMP", "JSON": "JSON", "GEOGRAPHY": "VARCHAR",
+}
+
+_INTEGERS = {"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+             "ubigint", "uhugeint"}
+_SIMPLE = {"varchar": "STRING", "blob": "BYTES", "boolean": "BOOLEAN", "float": "FLOAT", "double": "FLOAT",
+           "date": "DATE", "time": "TIME", "timestamp with time zone": "TIMESTAMP", "timestamp": "DATETIME",
+           "timestamp_ms": "DATETIME", "timestamp_s": "DATETIME", "timestamp_ns": "DATETIME", "uuid": "STRING",
+           "interval": "STRING", "bit": "STRING", "enum": "STRING"}
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB quoted identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def bq_type_name(t: DuckDBPyType) -> str:
+    """The BigQuery (legacy REST) type name of a scalar DuckDB type."""
+    if str(t) == "JSON":
+        return "JSON"
+    if t.id in _INTEGERS:
+        return "INTEGER"
+    if t.id == "decimal":
+        scale = dict(t.children)["scale"]
+        return "NUMERIC" if scale <= 9 else "BIGNUMERIC"
+    return _SIMPLE.get(t.id, "STRING")
+
+
+def bq_field(name: str, t: DuckDBPyType, nullable: bool = True, description: str | None = None) -> dict[str, Any]:
+    """A BigQuery `TableFieldSchema` for a DuckDB column."""
+    mode = "NULLABLE" if nullable else "REQUIRED"
+    if t.id == "list":
+        t = dict(t.children)["child"]
+        mode = "REPEATED"
+    field: dict[str, Any] = {"name": name, "mode": mode}
+    if t.id == "struct":
+        field["type"] = "RECORD"
+        field["fields"] = [bq_field(child_name, child_type) for child_name, child_type in t.children]
+    else:
+        field["type"] = bq_type_name(t)
+    if description:
+        field["description"] = description
+    return field
+
+
+def duck_type(field: dict[str, Any]) -> str:
+    """The DuckDB column type for a BigQuery `TableFieldSchema` (as given in load jobs and tables.insert)."""
+    kind = str(field.get("type", "STRING")).upper()
+    if kind in ("RECORD", "STRUCT"):
+        members = ", ".join(f"{quote_ident(f['name'])} {duck_type(f)}" for f in field.get("fields", []))
+        base = f"STRUCT({members})"
+    elif kind in _SCALAR_TO_DUCK:
+        base = _SCALAR_TO_DUCK[kind]
+    else:
+        raise invalid(f"Unsupported field type {kind} for field {field.get('name')}")
+    return base + "[]" if str(field.get("mode", "")).upper() == "REPEATED" else base
+
+
+def value_sql(column: str, t: DuckDBPyType, int64_timestamp: bool) -> str:
+    """SQL rendering column `column` (a quoted identifier) the way the REST API sends a cell's `v`.
+
+    Scalars become VARCHAR; lists and structs become JSON text that `cell_value` reshapes."""
+    if t.id in ("list", "struct"):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    kind = bq_type_name(t)
+    if kind == "BYTES":
+        return f"base64({column})"
+    if kind == "TIMESTAMP":
+        if int64_timestamp:
+            return f"CAST(epoch_us({column}) AS VARCHAR)"
+        return f"CAST(epoch_us({column}) / 1e6 AS VARCHAR)"
+    if kind == "DATETIME":
+        return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%f')"
+    if kind in ("NUMERIC", "BIGNUMERIC", "FLOAT"):
+        return f"bq_string({column})"
+    return f"CAST({column} AS VARCHAR)"
+
+
+def cell_value(raw: str | None, t: DuckDBPyType) -> Any:
+    """The REST `v` of one cell, given the text `value_sql` produced."""
+    if raw is None or t.id not in ("list", "struct"):
+        return raw
+    return _nested(json.loads(raw), t)
+
+
+def _nested(value: Any, t: DuckDBPyType) -> Any:
+    if value is None:
+        return None
+    if t.id == "list":
+        child = dict(t.children)["child"]
+        return [{"v": _nested(item, child)} for item in value]
+    if t.id == "struct":
+        return {"f": [{"v": _nested(value.get(name), child)} for name, child in t.children]}
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
