@@ -62,21 +62,18 @@ def test_overwrite_false_and_ttl(state_bucket: str, invoke: Invoke) -> None:
 def test_batch_get_for_workflow_start(state_bucket: str, invoke: Invoke) -> None:
     invoke("kv", {"id": "s", "type": KV + "Set", "key": "GCP_PROJECT_ID", "value": "my-proj"})
     invoke("kv", {"id": "s", "type": KV + "Set", "key": "X", "value": 1, "namespace": "other"})
-    task = {
-        "id": "__kv",
-        "type": KV + "Get",
-        "keys": [
-            {"namespace": "zoomcamp", "key": "GCP_PROJECT_ID"},
-            {"namespace": "other", "key": "X"},
-            {"key": "MAYBE", "errorOnMissing": False},
-        ],
-    }
+    keys: list[dict[str, object]] = [
+        {"namespace": "zoomcamp", "key": "GCP_PROJECT_ID"},
+        {"namespace": "other", "key": "X"},
+        {"key": "MAYBE", "errorOnMissing": False},
+    ]
+    task = {"id": "__kv", "type": KV + "Get", "keys": keys}
     status, body = invoke("kv", task)
     assert status == 200, body
     assert body["outputs"] == {
         "values": {"zoomcamp": {"GCP_PROJECT_ID": "my-proj", "MAYBE": None}, "other": {"X": 1}}
     }
-    task["keys"].append({"namespace": "zoomcamp", "key": "GCP_BUCKET_NAME"})
+    keys.append({"namespace": "zoomcamp", "key": "GCP_BUCKET_NAME"})
     status, body = invoke("kv", task)
     assert status == 404
     assert body["error"]["message"] == "kv: key 'GCP_BUCKET_NAME' not found in namespace 'zoomcamp'"
