@@ -36,14 +36,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from kestra_gcp.engine import connectors_workflowexecutions  # noqa: F401  (registers the connectors)
 from kestra_gcp.engine.clock import Clock, RealClock, VirtualClock
+from kestra_gcp.engine.engine import Engine, Execution
 from kestra_gcp.engine.errors import DeployError, WorkflowError
 from kestra_gcp.engine.expr import compile_value
 from kestra_gcp.engine.runtime import Runtime
 from kestra_gcp.engine.scope import Scope
 
 
-def evaluate_expression(text: Any, variables: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Any:
+def evaluate_expression(
+    text: Any, variables: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> Any:
     """Evaluate a `${...}` expression (or a value containing some) against `variables`."""
     fn = compile_value(text, "<expression>")
     scope = Scope(Runtime(env=env))
@@ -55,6 +59,8 @@ def evaluate_expression(text: Any, variables: dict[str, Any] | None = None, env:
 __all__ = [
     "Clock",
     "DeployError",
+    "Engine",
+    "Execution",
     "RealClock",
     "VirtualClock",
     "WorkflowError",

@@ -105,8 +105,9 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
         right = compile_node(node[2], where, subworkflows)
         return lambda s: ops.contains(left(s), right(s))
     if kind == "bin":
-        return _binary(node[1], compile_node(node[2], where, subworkflows),
-                       compile_node(node[3], where, subworkflows))
+        return _binary(
+            node[1], compile_node(node[2], where, subworkflows), compile_node(node[3], where, subworkflows)
+        )
     if kind == "call":
         name = node[1]
         args = [compile_node(n, where, subworkflows) for n in node[2]]
@@ -126,7 +127,7 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
             raise DeployError(f"{where}: unknown function {name!r}")
 
         def subworkflow(s: Scope) -> Any:
-            return s.run.call_subworkflow(name, [a(s) for a in args], {})
+            return s.run.call_subworkflow(s, name, [a(s) for a in args], {})
 
         return subworkflow
     raise DeployError(f"{where}: unsupported expression node {kind}")

@@ -184,6 +184,16 @@ def get_index(obj: Any, idx: Any) -> Any:
 
 
 BINARY = {
-    "+": add, "-": sub, "*": mul, "/": div, "//": floordiv, "%": mod,
-    "==": equal, "!=": ne, "<": lt, "<=": le, ">": gt, ">=": ge,
+    "+": add,
+    "-": sub,
+    "*": mul,
+    "/": div,
+    "//": floordiv,
+    "%": mod,
+    "==": equal,
+    "!=": ne,
+    "<": lt,
+    "<=": le,
+    ">": gt,
+    ">=": ge,
 }

@@ -13,8 +13,12 @@ from kestra_gcp.engine.lexer import Token, tokenize
 Node = tuple[Any, ...]
 
 _CONSTANTS: dict[str, Any] = {
-    "true": True, "True": True, "TRUE": True,
-    "false": False, "False": False, "FALSE": False,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
     "null": None,
 }
 _AND = {"and", "AND"}
@@ -105,7 +109,11 @@ class _Parser:
         if tok.kind == "op" and tok.value == "-":
             self.take()
             operand = self.unary()
-            if operand[0] == "lit" and isinstance(operand[1], (int, float)) and not isinstance(operand[1], bool):
+            if (
+                operand[0] == "lit"
+                and isinstance(operand[1], (int, float))
+                and not isinstance(operand[1], bool)
+            ):
                 return ("lit", -operand[1])
             return ("neg", operand)
         return self.not_expr()

@@ -34,11 +34,15 @@ class Runtime:
         self.http_token = http_token
         self.cancel_event = threading.Event()
         self.steps = 0
+        self.memory = 0
         self.current_step = ""
 
     def emit(self, event: dict[str, Any]) -> None:
         if self.on_event is not None:
             self.on_event(event)
+
+    def step_event(self, kind: str, step: str) -> None:
+        self.emit({"type": kind, "step": step})
 
     def log(self, severity: str, payload: Any) -> None:
         self.emit({"type": "log", "severity": severity, "payload": payload, "step": self.current_step})
@@ -57,5 +61,5 @@ class Runtime:
         if self.steps > MAX_STEPS:
             raise error("ResourceLimitError", f"the execution exceeded {MAX_STEPS} steps")
 
-    def call_subworkflow(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    def call_subworkflow(self, scope: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         raise error("KeyError", f"unknown function {name!r}")

@@ -1,7 +1,7 @@
 """Variable scopes: a chain of dicts (subworkflow frame -> loop bodies / parallel branches), never copied.
 
 Reads walk the chain. Writes go to the scope that already holds the name, else create it in the innermost
-scope. A parallel branch scope may only write parent variables listed in `shared` (under the parallel lock)."""
+scope. A parallel branch scope may only write parent variables listed in `shared`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kestra_gcp.engine.errors import error, key_error
 
 
 class Scope:
-    __slots__ = ("barrier", "lock", "parent", "run", "shared", "vars")
+    __slots__ = ("abort", "barrier", "depth", "lock", "parent", "run", "shared", "sizes", "vars")
 
     def __init__(
         self,
@@ -23,7 +23,10 @@ class Scope:
         lock: threading.RLock | None = None,
     ) -> None:
         self.vars: dict[str, Any] = {}
+        self.sizes: dict[str, int] = {}
         self.parent = parent
+        self.depth: int = parent.depth if parent is not None else 0
+        self.abort: threading.Event | None = parent.abort if parent is not None else None
         self.run = run
         # barrier: a parallel branch; parent variables are read-only unless shared.
         self.barrier = barrier

@@ -48,7 +48,9 @@ def _algorithm(fn: str, name: Any) -> str:
 
 @builtin("hash.compute_checksum")
 def compute_checksum(rt: Any, data: Any, algorithm: Any) -> bytes:
-    return hashlib.new(_algorithm("hash.compute_checksum", algorithm), _bytes("hash.compute_checksum", data)).digest()
+    return hashlib.new(
+        _algorithm("hash.compute_checksum", algorithm), _bytes("hash.compute_checksum", data)
+    ).digest()
 
 
 @builtin("hash.compute_hmac")
@@ -96,6 +98,3 @@ def json_encode_to_string(rt: Any, data: Any, indent: Any = None) -> str:
 @builtin("uuid.generate")
 def uuid_generate(rt: Any) -> str:
     return str(uuid.uuid4())
-
-
-

@@ -111,6 +111,3 @@ def math_sqrt(rt: Any, x: Any) -> float:
 
         raise value_error("math.sqrt: negative argument")
     return math.sqrt(v)
-
-
-

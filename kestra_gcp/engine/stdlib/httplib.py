@@ -114,8 +114,14 @@ def request(
     rt.check_cancelled()
     try:
         resp = _session().request(
-            method.upper(), url, params=params or None, data=data, headers=send_headers,
-            timeout=(min(limit, 30.0), limit), stream=True, allow_redirects=True,
+            method.upper(),
+            url,
+            params=params or None,
+            data=data,
+            headers=send_headers,
+            timeout=(min(limit, 30.0), limit),
+            stream=True,
+            allow_redirects=True,
         )
         try:
             chunks: list[bytes] = []
@@ -155,7 +161,9 @@ def request(
 
 def _never_connected(exc: BaseException) -> bool:
     text = repr(exc)
-    return any(s in text for s in ("NewConnectionError", "Connection refused", "Name or service", "NameResolution"))
+    return any(
+        s in text for s in ("NewConnectionError", "Connection refused", "Name or service", "NameResolution")
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -178,7 +186,9 @@ def _method(name: str) -> None:
         private_service_name: Any = None,
         ca_certificate: Any = None,
     ) -> dict[str, Any]:
-        return request(rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate)
+        return request(
+            rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate
+        )
 
     builtin(f"http.{name.lower()}", blocking=True)(call)
 

@@ -20,7 +20,9 @@ class Builtin:
 FUNCTIONS: dict[str, Builtin] = {}
 
 
-def builtin(name: str, blocking: bool = False, lazy: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def builtin(
+    name: str, blocking: bool = False, lazy: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(rt, ...)` as the Workflows function `name`."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -50,10 +50,14 @@ def default_retry_predicate_non_idempotent(rt: Any, e: Any) -> bool:
 
 POLICIES: dict[str, dict[str, Any]] = {
     "http.default_retry": {
-        "predicate": "http.default_retry_predicate", "max_retries": 5, "backoff": DEFAULT_BACKOFF,
+        "predicate": "http.default_retry_predicate",
+        "max_retries": 5,
+        "backoff": DEFAULT_BACKOFF,
     },
     "http.default_retry_non_idempotent": {
-        "predicate": "http.default_retry_predicate_non_idempotent", "max_retries": 5, "backoff": DEFAULT_BACKOFF,
+        "predicate": "http.default_retry_predicate_non_idempotent",
+        "max_retries": 5,
+        "backoff": DEFAULT_BACKOFF,
     },
 }
 

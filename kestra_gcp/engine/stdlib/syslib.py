@@ -26,7 +26,12 @@ def now(rt: Any) -> float:
 
 @builtin("sys.log", blocking=True)
 def log(
-    rt: Any, data: Any = None, severity: Any = "DEFAULT", text: Any = None, json: Any = None, timeout: Any = None
+    rt: Any,
+    data: Any = None,
+    severity: Any = "DEFAULT",
+    text: Any = None,
+    json: Any = None,
+    timeout: Any = None,
 ) -> None:
     if not isinstance(severity, str) or severity.upper() not in SEVERITIES:
         raise value_error(f"sys.log: severity must be one of {', '.join(SEVERITIES)}")
