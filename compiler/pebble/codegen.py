@@ -1,0 +1,509 @@
+"""Pebble AST -> Workflows expression text, with static types.
+
+Runtime names in compiled workflows are pinned: `inputs`, `outputs` (task id -> outputs map), `kv`
+(KV values loaded for the run, keyed by key; `"namespace/key"` for another namespace), `trigger`,
+`execution` (`id`, `startDate`), `labels`, `taskrun` (`value`, `iteration`). `flow.*` and `vars.*`
+are resolved at compile time (`render()` expands recursively, as Kestra does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.pebble import ast, dates
+from compiler.pebble.cache import parse_cached
+from compiler.pebble.checker import arg_value, path_of
+from compiler.pebble.errors import PebbleError
+from compiler.pebble.registry import FILTERS, FUNCTIONS, Signature
+from compiler.pebble.scope import Collected, Scope
+from compiler.pebble.wexpr import ADD, AND, ATOM, CMP, MUL, NEG, NOT, OR, W, binop, call, const, index, member
+
+INPUT_TYPES = {"INT": "int", "FLOAT": "float", "BOOLEAN": "bool", "ARRAY": "list", "MULTISELECT": "list",
+               "JSON": "any", "YAML": "any"}
+_REGEX_META = re.compile(r"[\\^$.|?*+()\[\]{}]")
+RUNTIME_ROOTS = ("inputs", "outputs", "trigger", "execution", "labels", "taskrun")
+
+
+@dataclass(frozen=True)
+class CodegenContext:
+    """How to compile: the scope, the server's default time zone for dates, and whether long
+    sub-expressions may be hoisted into temporary variables (returned in `Compiled.prelude`)."""
+
+    scope: Scope = field(default_factory=Scope)
+    time_zone: str = "UTC"
+    hoist: bool = False
+    temp_prefix: str = "_pb"
+
+
+class Generator:
+    """Compiles statements and expressions; raises PebbleError at the first construct it cannot compile."""
+
+    def __init__(self, ctx: CodegenContext) -> None:
+        self.ctx = ctx
+        self.scope = ctx.scope
+        self.collected = Collected()
+        self.locals: list[dict[str, W]] = [{}]
+        self.prelude: list[tuple[str, str]] = []
+        self._render_depth = 0
+
+    # ---------------------------------------------------------------- templates
+    def template(self, body: tuple[ast.Stmt, ...]) -> tuple[Any, str, int]:
+        """(value, type, longest expression size) for a whole template."""
+        if len(body) == 1 and isinstance(body[0], ast.Print):
+            w = self.expr(body[0].expr)
+            if w.is_const:
+                return _escape_const(w.const), w.type, 0
+            return "${" + w.code + "}", w.type, len(w.code)
+        w = self.concat(self.stmts(body))
+        if w.is_const:
+            return _escape_const(w.const), "string", 0
+        return "${" + w.code + "}", "string", len(w.code)
+
+    def stmts(self, body: tuple[ast.Stmt, ...]) -> list[W]:
+        parts: list[W] = []
+        for stmt in body:
+            if isinstance(stmt, ast.Text):
+                parts.append(const(stmt.text))
+            elif isinstance(stmt, ast.Print):
+                parts.append(self.expr(stmt.expr))
+            elif isinstance(stmt, ast.Set):
+                self.locals[-1][stmt.name] = self.expr(stmt.value)
+            elif isinstance(stmt, ast.If):
+                parts.append(self.if_stmt(stmt))
+            elif isinstance(stmt, ast.For):
+                raise PebbleError("'{% for %}' cannot be compiled to a Workflows expression; "
+                                  "use a ForEach task", stmt.pos)
+        return parts
+
+    def if_stmt(self, stmt: ast.If) -> W:
+        result = self.concat(self.stmts(stmt.orelse))
+        for cond, branch in reversed(stmt.branches):
+            c = self.truthy(self.expr(cond))
+            then = self.concat(self.stmts(branch))
+            if c.is_const:
+                result = then if c.const else result
+            else:
+                result = call("if", c, then, result, type="string")
+        return result
+
+    def concat(self, parts: list[W]) -> W:
+        """Text concatenation as Kestra renders values into text."""
+        folded: list[W] = []
+        for p in parts:
+            s = self.stringify(p)
+            if folded and s.is_const and folded[-1].is_const:
+                folded[-1] = const(folded[-1].const + s.const)
+            else:
+                folded.append(s)
+        folded = [p for p in folded if not (p.is_const and p.const == "")] or [const("")]
+        if len(folded) == 1:
+            return folded[0]
+        code = " + ".join(p.at(ADD) if i == 0 else p.at(ADD + 1) for i, p in enumerate(folded))
+        return W(code, "string", ADD)
+
+    def stringify(self, w: W) -> W:
+        """A string-typed fragment with Kestra's text rendering of `w` (null -> "", maps/lists -> JSON)."""
+        if w.is_const:
+            return const(_render_const(w.const))
+        if w.type == "string":
+            return w
+        if w.type in ("list", "map"):
+            return call("json.encode_to_string", w, type="string")
+        if w.type == "null":
+            return const("")
+        return call("string", w, type="string")
+
+    def truthy(self, w: W) -> W:
+        """A boolean for a condition, as Kestra's TruthUtils ('false', '0', '-0', '' and null are false)."""
+        if w.type == "bool":
+            return w
+        if w.is_const:
+            return const(_render_const(w.const) not in ("false", "0", "-0", ""))
+        s = self.stringify(w) if w.type != "any" else call("string", call("default", w, '""'), type="string")
+        t = self.temp(s)
+        code = " and ".join(f"{t.at(CMP)} != {lit}" for lit in ('"false"', '"0"', '"-0"', '""'))
+        return W(code, "bool", AND)
+
+    def temp(self, w: W) -> W:
+        """Hoist `w` into a temporary variable when allowed and worth it; else return it unchanged."""
+        if not self.ctx.hoist or w.prec == ATOM and len(w.code) < 24 or w.is_const:
+            return w
+        for name, code in self.prelude:
+            if code == "${" + w.code + "}":
+                return W(name, w.type, ATOM)
+        name = f"{self.ctx.temp_prefix}{len(self.prelude) + 1}"
+        self.prelude.append((name, "${" + w.code + "}"))
+        return W(name, w.type, ATOM)
+
+    # ---------------------------------------------------------------- expressions
+    def expr(self, e: ast.Expr) -> W:
+        if isinstance(e, ast.Literal):
+            return const(e.value)
+        if isinstance(e, (ast.Name, ast.GetAttr, ast.GetItem)):
+            return self.access(e)
+        if isinstance(e, ast.ListLit):
+            items = [self.expr(i) for i in e.items]
+            if all(i.is_const for i in items):
+                return const([i.const for i in items])
+            return W("[" + ", ".join(i.code for i in items) + "]", "list", ATOM)
+        if isinstance(e, ast.MapLit):
+            pairs = [(self.expr(k), self.expr(v)) for k, v in e.pairs]
+            if all(k.is_const and v.is_const for k, v in pairs):
+                return const({str(k.const): v.const for k, v in pairs})
+            if not all(k.is_const for k, _ in pairs):
+                raise PebbleError("map literal keys must be constants", e.pos)
+            return W("{" + ", ".join(f"{json.dumps(str(k.const))}: {v.code}" for k, v in pairs) + "}", "map")
+        if isinstance(e, ast.Unary):
+            return self.unary(e)
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.Ternary):
+            c = self.truthy(self.expr(e.cond))
+            a, b = self.expr(e.then), self.expr(e.other)
+            if c.is_const:
+                return a if c.const else b
+            return call("if", c, a, b, type=a.type if a.type == b.type else "any")
+        if isinstance(e, ast.Test):
+            return self.test(e)
+        if isinstance(e, ast.Filter):
+            return self.filter(e)
+        if isinstance(e, ast.Call):
+            return self.function(e)
+        if isinstance(e, ast.MethodCall):
+            raise PebbleError(f"method call '.{e.name}()' cannot be compiled; use a filter", e.pos)
+        raise PebbleError("unsupported expression", e.pos)  # pragma: no cover
+
+    # ---------------------------------------------------------------- names and access
+    def access(self, e: ast.Expr) -> W:
+        p = path_of(e)
+        if p is None:
+            obj = e.obj if isinstance(e, (ast.GetAttr, ast.GetItem)) else e
+            base = self.expr(obj)  # type: ignore[arg-type]
+            return self.apply_chain(base, [e.attr] if isinstance(e, ast.GetAttr) else [e.index])  # type: ignore
+        root, chain = p
+        for frame in reversed(self.locals):
+            if root in frame:
+                return self.apply_chain(frame[root], chain)
+        s = self.scope
+        first = chain[0] if chain and isinstance(chain[0], str) else None
+        if root == "vars":
+            if first is None or first not in s.variables:
+                raise PebbleError(f"unknown variable 'vars.{first}'", e.pos)
+            return self.apply_chain(const(_jsonable(s.variables[first])), chain[1:])
+        if root == "flow":
+            facts = {"id": s.flow_id, "namespace": s.namespace}
+            if first in facts:
+                return const(facts[first])
+            raise PebbleError(f"'flow.{first}' cannot be compiled (supported: flow.id, flow.namespace)", e.pos)
+        if root == "workingDir":
+            if not s.working_dir:
+                raise PebbleError("'workingDir' is only available in DuckDB and script tasks", e.pos)
+            return const("{{workingDir}}")
+        if root == "execution" and first not in ("id", "startDate"):
+            raise PebbleError(f"'execution.{first}' cannot be compiled (supported: execution.id, "
+                              "execution.startDate)", e.pos)
+        if root == "taskrun" and first not in ("value", "iteration"):
+            raise PebbleError(f"'taskrun.{first}' cannot be compiled (supported: taskrun.value, "
+                              "taskrun.iteration)", e.pos)
+        if root not in RUNTIME_ROOTS:
+            raise PebbleError(f"'{root}' cannot be compiled to a Workflows expression", e.pos)
+        w = self.apply_chain(W(root, "map"), chain)
+        if root == "inputs" and len(chain) == 1 and first is not None:
+            ktype = s.inputs.get(first, "STRING")
+            return W(w.code, INPUT_TYPES.get(ktype, "string"), w.prec)
+        if root == "execution" or root == "trigger" and first in ("date", "next", "previous"):
+            return W(w.code, "string", w.prec)
+        if root == "taskrun" and first == "iteration":
+            return W(w.code, "int", w.prec)
+        return w
+
+    def apply_chain(self, base: W, chain: list[str | ast.Expr]) -> W:
+        w = base
+        for key in chain:
+            if w.is_const and isinstance(key, str) and isinstance(w.const, dict):
+                w = const(_jsonable(w.const.get(key)))
+                continue
+            if isinstance(key, str):
+                w = member(W(w.code, w.type, w.prec), key)
+            else:
+                k = self.expr(key)
+                if w.is_const and k.is_const:
+                    try:
+                        w = const(w.const[k.const])
+                        continue
+                    except (KeyError, IndexError, TypeError):
+                        raise PebbleError(f"no element {k.const!r}", key.pos) from None
+                w = index(w, k)
+        return w
+
+    def safe_get(self, e: ast.Expr) -> W | None:
+        """`map.get(root, [path...])`: null instead of an error when a key is missing (for ??, default,
+        is defined). None when `e` is not a runtime access path with constant keys."""
+        p = path_of(e)
+        if p is None or any(not isinstance(k, str) for k in p[1]) or not p[1]:
+            return None
+        root, chain = p
+        if root not in RUNTIME_ROOTS or any(root in f for f in self.locals):
+            return None
+        keys = [str(k) for k in chain]
+        arg = json.dumps(keys[0]) if len(keys) == 1 else "[" + ", ".join(json.dumps(k) for k in keys) + "]"
+        typed = self.access(e)
+        return W(f"map.get({root}, {arg})", typed.type, ATOM)
+
+    # ---------------------------------------------------------------- operators
+    def unary(self, e: ast.Unary) -> W:
+        w = self.expr(e.operand)
+        if e.op == "not":
+            b = self.truthy(w)
+            if b.is_const:
+                return const(not b.const)
+            return W(f"not ({b.code})", "bool", NOT)
+        if e.op == "-":
+            if w.is_const and isinstance(w.const, (int, float)) and not isinstance(w.const, bool):
+                return const(-w.const)
+            return W(f"-{w.at(NEG)}", w.type, NEG)
+        return w
+
+    def binary(self, e: ast.Binary) -> W:
+        op = e.op
+        if op in ("??", "???"):
+            return self.coalesce(e)
+        left, right = self.expr(e.left), self.expr(e.right)
+        if op == "~":
+            return self.concat([left, right])
+        if op in ("and", "or"):
+            lb, rb = self.truthy(left), self.truthy(right)
+            prec = AND if op == "and" else OR
+            if lb.is_const and rb.is_const:
+                return const(lb.const and rb.const if op == "and" else lb.const or rb.const)
+            return binop(lb, op, rb, prec, "bool")
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            if left.is_const and right.is_const and op in ("==", "!="):
+                eq = left.const == right.const
+                return const(eq if op == "==" else not eq)
+            return W(f"{left.at(ADD)} {op} {right.at(ADD)}", "bool", CMP)
+        if op in ("+", "-", "*", "/", "%"):
+            num = left.type in ("int", "float") and right.type in ("int", "float")
+            if op == "/" and left.type == "int" and right.type == "int":
+                op = "//"  # Pebble divides longs as longs
+            t = ("int" if left.type == right.type == "int" and op != "/" else "float") if num else "any"
+            prec = ADD if op in ("+", "-") else MUL
+            return binop(left, op, right, prec, t)
+        if op in ("isIn", "notIn"):
+            w = self.membership(left, right, e)
+            if op == "notIn":
+                return W(f"not ({w.code})", "bool", NOT)
+            return w
+        if op == "contains":
+            if left.type == "string":
+                return W(f"len(text.find_all({left.code}, {self.stringify(right).code})) > 0", "bool", CMP)
+            return W(f"{right.at(ADD)} in {left.at(ADD)}", "bool", CMP)
+        raise PebbleError(f"operator '{op}' cannot be compiled to a Workflows expression", e.pos)
+
+    def membership(self, left: W, right: W, e: ast.Binary) -> W:
+        if right.is_const and isinstance(right.const, list):
+            if not right.const:
+                return const(False)
+            s = self.temp(left)
+            return W(" or ".join(f"{s.at(ADD)} == {const(v).code}" for v in right.const), "bool", OR)
+        return W(f"{left.at(ADD)} in {right.at(ADD)}", "bool", CMP)
+
+    def coalesce(self, e: ast.Binary) -> W:
+        right = self.expr(e.right)
+        safe = self.safe_get(e.left)
+        if e.op == "???" and safe is not None:
+            p = path_of(e.left)
+            assert p is not None
+            root, chain = p
+            parent = self.apply_chain(W(root, "map"), chain[:-1])
+            return call("if", W(f"{json.dumps(str(chain[-1]))} in {parent.at(ADD)}", "bool", CMP),
+                        safe, right, type=safe.type if safe.type == right.type else "any")
+        left = safe if safe is not None else self.expr(e.left)
+        if left.is_const:
+            return right if left.const is None else left
+        return call("default", left, right, type=left.type if left.type == right.type else "any")
+
+    def test(self, e: ast.Test) -> W:
+        name = e.name
+        if name == "defined":
+            w = self.defined(e.operand)
+        elif name == "null":
+            safe = self.safe_get(e.operand)
+            w = safe if safe is not None else self.expr(e.operand)
+            w = const(w.const is None) if w.is_const else W(f"{w.at(ADD)} == null", "bool", CMP)
+        elif name == "empty":
+            safe = self.safe_get(e.operand)
+            v = safe if safe is not None else self.expr(e.operand)
+            if v.is_const:
+                w = const(v.const in (None, "", [], {}))
+            else:
+                w = W(f"len(default({v.code}, \"\")) == 0", "bool", CMP)
+        elif name in ("even", "odd"):
+            v = self.expr(e.operand)
+            w = W(f"{v.at(MUL)} % 2 {'==' if name == 'even' else '!='} 0", "bool", CMP)
+        else:
+            raise PebbleError(f"test '{name}' cannot be compiled to a Workflows expression", e.name_pos)
+        if e.negated:
+            return const(not w.const) if w.is_const else W(f"not ({w.code})", "bool", NOT)
+        return w
+
+    def defined(self, operand: ast.Expr) -> W:
+        p = path_of(operand)
+        if p is None:
+            return const(True)
+        root, chain = p
+        if any(root in f for f in self.locals) or root in ("vars", "flow"):
+            try:
+                w = self.access(operand)
+            except PebbleError:
+                return const(False)
+            return const(True) if w.is_const else W(f"{w.at(ADD)} != null", "bool", CMP)
+        if not chain:
+            return const(root != "trigger" or self.scope.has_trigger) if root != "trigger" else \
+                W("trigger != null", "bool", CMP)
+        safe = self.safe_get(operand)
+        if safe is None:
+            raise PebbleError("'is defined' on a computed key cannot be compiled", operand.pos)
+        if root == "trigger":
+            return W(f"trigger != null and {safe.code} != null", "bool", AND)
+        return W(f"{safe.code} != null", "bool", CMP)
+
+    # ---------------------------------------------------------------- filters
+    def filter(self, e: ast.Filter) -> W:
+        from compiler.pebble.filters import compile_filter
+
+        return compile_filter(self, e)
+
+    def arg(self, args: tuple[ast.Arg, ...], i: int, sig: Signature) -> W | None:
+        a = arg_value(args, i, sig)
+        return None if a is None else self.expr(a)
+
+    def const_arg(self, args: tuple[ast.Arg, ...], i: int, sig: Signature, what: str, pos: int) -> Any:
+        a = arg_value(args, i, sig)
+        if a is None:
+            return None
+        w = self.expr(a)
+        if not w.is_const:
+            raise PebbleError(f"{what} must be a constant", a.pos)
+        return w.const
+
+    # ---------------------------------------------------------------- functions
+    def function(self, e: ast.Call) -> W:
+        sig = FUNCTIONS.get(e.name)
+        if sig is None:
+            raise PebbleError(f"unknown function '{e.name}'", e.pos)
+        if e.name == "secret":
+            key = self.const_arg(e.args, 0, sig, "secret() key", e.pos)
+            if not isinstance(key, str):
+                raise PebbleError("secret() needs a constant key (a quoted string)", e.pos)
+            self.collected.secrets.add(key)
+            return const("{{secret:" + key + "}}")
+        if e.name == "kv":
+            key = self.const_arg(e.args, 0, sig, "kv() key", e.pos)
+            ns = self.const_arg(e.args, 1, sig, "kv() namespace", e.pos) or self.scope.namespace
+            must = self.const_arg(e.args, 2, sig, "kv() errorOnMissing", e.pos)
+            if not isinstance(key, str) or not isinstance(ns, str):
+                raise PebbleError("kv() needs a constant key (a quoted string)", e.pos)
+            self.collected.kv.add((ns, key))
+            name = key if ns == self.scope.namespace else f"{ns}/{key}"
+            if must is False:
+                return W(f"map.get(kv, {json.dumps(name)})", "any", ATOM)
+            return member(W("kv", "map"), name)
+        if e.name in ("render", "renderOnce"):
+            return self.render(e, sig)
+        if e.name in ("fromJson", "json"):
+            a = self.arg(e.args, 0, sig)
+            assert a is not None
+            if a.is_const and isinstance(a.const, str):
+                try:
+                    return const(json.loads(a.const))
+                except ValueError:
+                    raise PebbleError("fromJson: the constant is not valid JSON", e.pos) from None
+            return call("json.decode", a)
+        if e.name == "now":
+            return self.now(e, sig)
+        if e.name == "uuid":
+            return call("uuid.generate", type="string")
+        if e.name in ("max", "min") and len(e.args) == 2:
+            a, b = (self.expr(x.value) for x in e.args)
+            return call(f"math.{e.name}", a, b, type=a.type if a.type == b.type else "float")
+        raise PebbleError(f"function '{e.name}()' cannot be compiled to a Workflows expression", e.pos)
+
+    def render(self, e: ast.Call, sig: Signature) -> W:
+        a = arg_value(e.args, 0, sig)
+        assert a is not None
+        recursive = e.name == "render" and self.const_arg(e.args, 1, sig, "render() recursive", e.pos) is not False
+        w = self.expr(a)
+        if not w.is_const:
+            raise PebbleError("render() of a runtime value cannot be compiled; only constants and vars.*", e.pos)
+        value = w.const
+        for _ in range(10 if recursive else 1):
+            if not isinstance(value, str) or not ("{{" in value or "{%" in value):
+                return const(value) if not isinstance(value, W) else value
+            if self._render_depth > 20:
+                raise PebbleError("render(): recursion too deep (a variable renders itself?)", e.pos)
+            try:
+                body = parse_cached(value)
+            except PebbleError as err:
+                raise PebbleError(f"in rendered text {value!r}: {err.message}", e.pos) from None
+            self._render_depth += 1
+            try:
+                rendered = self._render_body(body, e.pos)
+            finally:
+                self._render_depth -= 1
+            if not rendered.is_const:
+                return rendered
+            value = rendered.const
+        return const(value)
+
+    def _render_body(self, body: tuple[ast.Stmt, ...], pos: int) -> W:
+        self.locals.append({})
+        try:
+            if len(body) == 1 and isinstance(body[0], ast.Print):
+                w = self.expr(body[0].expr)
+                return w if not w.is_const or isinstance(w.const, str) else const(_render_const(w.const))
+            return self.concat(self.stmts(body))
+        except PebbleError as err:
+            raise PebbleError(f"in rendered variable: {err.message}", pos) from None
+        finally:
+            self.locals.pop()
+
+    def now(self, e: ast.Call, sig: Signature) -> W:
+        fmt = self.const_arg(e.args, 0, sig, "now() format", e.pos)
+        zone = self.const_arg(e.args, 1, sig, "now() timeZone", e.pos)
+        zone = dates.check_zone(zone, e.pos) if zone is not None else self.ctx.time_zone
+        s = dates.canonical(W("sys.now()", "float"), zone)
+        return dates.format_pattern(self.temp(s), fmt or "iso", e.pos)
+
+
+def _render_const(v: Any) -> str:
+    """Kestra's text rendering of a constant."""
+    if v is None:
+        return ""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return str(v)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
+def _escape_const(v: Any) -> Any:
+    """A constant as a Workflows value: strings containing `${` become an expression so they stay literal."""
+    if isinstance(v, str) and "${" in v:
+        return "${" + json.dumps(v, ensure_ascii=False) + "}"
+    return v

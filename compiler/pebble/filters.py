@@ -1,0 +1,284 @@
+"""Pebble filters compiled to Workflows expressions (one function per filter family)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from compiler.pebble import ast, dates
+from compiler.pebble.checker import arg_value, path_of
+from compiler.pebble.errors import PebbleError
+from compiler.pebble.registry import FILTERS
+from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const
+
+if TYPE_CHECKING:
+    from compiler.pebble.codegen import Generator
+
+_REGEX_META = re.compile(r"[\\^$.|?*+()\[\]{}]")
+_SIMPLE = {"upper": "text.to_upper", "lower": "text.to_lower", "urldecode": "text.url_decode",
+           "urlencode": "text.url_encode_plus"}
+
+
+def _regex_quote(s: str) -> str:
+    return _REGEX_META.sub(lambda m: "\\" + m.group(), s)
+
+
+def _kind_of(g: Generator, operand: ast.Expr, w: W) -> str:
+    """How a date value is represented: 'rfc3339' string, 'date' (YYYY-MM-DD) or 'seconds'."""
+    p = path_of(operand)
+    if p is not None and p[0] == "inputs" and len(p[1]) == 1 and isinstance(p[1][0], str):
+        t = g.scope.inputs.get(p[1][0], "")
+        if t == "DATE":
+            return "date"
+    if w.type in ("int", "float"):
+        raise PebbleError("date filters on epoch numbers cannot be compiled; use an RFC 3339 string", operand.pos)
+    return "rfc3339"
+
+
+def compile_filter(g: Generator, e: ast.Filter) -> W:
+    name = e.name
+    sig = FILTERS.get(name)
+    if sig is None:
+        raise PebbleError(f"unknown filter '{name}'", e.name_pos)
+    if name == "default":
+        return _default(g, e)
+    v = g.expr(e.operand)
+    args = e.args
+
+    def arg(i: int) -> W | None:
+        return g.arg(args, i, sig)
+
+    def const_arg(i: int, what: str) -> object:
+        return g.const_arg(args, i, sig, f"{name}: {what}", e.name_pos)
+
+    if v.is_const and name in ("upper", "lower", "trim", "length", "first", "last", "toJson", "json", "string"):
+        return const(_fold(name, v.const))
+    if name in _SIMPLE:
+        return call(_SIMPLE[name], g.stringify(v), type="string")
+    if name == "trim":
+        return call("text.replace_all_regex", g.stringify(v), '"^\\\\s+|\\\\s+$"', '""', type="string")
+    if name == "length":
+        return call("len", v, type="int")
+    if name == "string":
+        return g.stringify(v)
+    if name in ("toJson", "json"):
+        return call("json.encode_to_string", v, type="string")
+    if name in ("first", "last"):
+        t = g.temp(v)
+        if v.type == "string":
+            rng = "0, 1" if name == "first" else f"len({t.code}) - 1, len({t.code})"
+            return W(f"text.substring({t.code}, {rng})", "string")
+        idx = "0" if name == "first" else f"len({t.code}) - 1"
+        return W(f"{t.at(ATOM)}[{idx}]", "any")
+    if name == "abs":
+        return call("math.abs", v, type=v.type)
+    if name == "keys":
+        return call("keys", v, type="list")
+    if name == "number":
+        return _number(g, v, const_arg(0, "type"), e)
+    if name == "replace":
+        return _replace(g, v, e)
+    if name == "split":
+        delim = const_arg(0, "delimiter")
+        if not isinstance(delim, str) or _REGEX_META.search(delim) or not delim:
+            raise PebbleError("split: the delimiter must be a constant without regex characters "
+                              "(Pebble splits on a regular expression)", e.name_pos)
+        if arg_value(args, 1, sig) is not None:
+            raise PebbleError("split: 'limit' cannot be compiled", e.name_pos)
+        return call("text.split", g.stringify(v), const(delim), type="list")
+    if name == "join":
+        return _join(g, v, const_arg(0, "separator"), e)
+    if name in ("startsWith", "endsWith"):
+        x = arg(0)
+        assert x is not None
+        if x.is_const and isinstance(x.const, str):
+            rx = "^" + _regex_quote(x.const) if name == "startsWith" else _regex_quote(x.const) + "$"
+            return call("text.match_regex", g.stringify(v), const(rx), type="bool")
+        t, xs = g.temp(g.stringify(v)), g.temp(g.stringify(x))
+        if name == "startsWith":
+            return W(f"text.substring({t.code}, 0, len({xs.code})) == {xs.at(ADD)}", "bool", CMP)
+        return W(f"text.substring({t.code}, len({t.code}) - len({xs.code}), len({t.code})) == {xs.at(ADD)}",
+                 "bool", CMP)
+    if name.startswith("substring"):
+        return _substring(g, name, v, arg(0), e)
+    if name == "base64encode":
+        return call("base64.encode", call("text.encode", g.stringify(v)), type="string")
+    if name == "base64decode":
+        return call("text.decode", call("base64.decode", v), type="string")
+    if name == "slice" and v.type == "string":
+        a, b = arg(0) or const(0), arg(1)
+        t = g.temp(v)
+        end = b.code if b is not None else f"len({t.code})"
+        return W(f"text.substring({t.code}, {a.code}, {end})", "string")
+    if name == "date":
+        return _date(g, e, v, sig)
+    if name == "dateAdd":
+        return _date_add(g, e, v, sig)
+    if name == "timestamp":
+        zone = const_arg(0, "timeZone")
+        if const_arg(1, "existingFormat") is not None:
+            raise PebbleError("timestamp: 'existingFormat' cannot be compiled", e.name_pos)
+        kind = _kind_of(g, e.operand, v)
+        if kind == "date" and zone not in (None, "UTC"):
+            raise PebbleError("timestamp of a DATE in a zone other than UTC cannot be compiled", e.name_pos)
+        return call("int", dates.to_seconds(v, kind), type="int")
+    raise PebbleError(f"filter '{name}' cannot be compiled to a Workflows expression", e.name_pos)
+
+
+def _fold(name: str, v: object) -> object:
+    from compiler.pebble.codegen import _render_const
+
+    if name == "upper":
+        return _render_const(v).upper()
+    if name == "lower":
+        return _render_const(v).lower()
+    if name == "trim":
+        return _render_const(v).strip()
+    if name == "length":
+        return 0 if v is None else len(v) if isinstance(v, (str, list, dict)) else len(_render_const(v))
+    if name == "string":
+        return _render_const(v)
+    if name in ("toJson", "json"):
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(v, (str, list)) and v:
+        return v[0] if name == "first" else v[-1]
+    return None
+
+
+def _default(g: Generator, e: ast.Filter) -> W:
+    sig = FILTERS["default"]
+    d = g.arg(e.args, 0, sig)
+    assert d is not None
+    safe = g.safe_get(e.operand)
+    v = safe if safe is not None else g.expr(e.operand)
+    if v.is_const:
+        return d if v.const in (None, "", [], {}) else v
+    t = g.temp(v)
+    # Pebble's default also replaces empty strings, lists and maps.
+    cond = f"len(default({t.code}, \"\")) == 0" if t.type in ("string", "list", "map", "any") else \
+        f"{t.at(ADD)} == null"
+    if t.type in ("int", "float", "bool"):
+        return call("default", t, d, type=t.type)
+    return call("if", cond, d, t, type=t.type if t.type == d.type else "any")
+
+
+def _number(g: Generator, v: W, ntype: object, e: ast.Filter) -> W:
+    if ntype is None:
+        if v.is_const and isinstance(v.const, str):
+            try:
+                return const(int(v.const))
+            except ValueError:
+                try:
+                    return const(float(v.const))
+                except ValueError:
+                    raise PebbleError(f"number: {v.const!r} is not a number", e.pos) from None
+        t = g.temp(v)
+        return call("if", W(f"len(text.find_all({t.code}, \".\")) > 0", "bool", CMP),
+                    call("double", t), call("int", call("double", t)), type="any")
+    if not isinstance(ntype, str) or ntype.upper() not in ("INT", "LONG", "FLOAT", "DOUBLE"):
+        raise PebbleError(f"number: type {ntype!r} cannot be compiled (INT, LONG, FLOAT, DOUBLE)", e.name_pos)
+    return call("int" if ntype.upper() in ("INT", "LONG") else "double", v,
+                type="int" if ntype.upper() in ("INT", "LONG") else "float")
+
+
+def _replace(g: Generator, v: W, e: ast.Filter) -> W:
+    sig = FILTERS["replace"]
+    pairs = g.const_arg(e.args, 0, sig, "replace: replace_pairs", e.name_pos)
+    regexp = g.const_arg(e.args, 1, sig, "replace: regexp", e.name_pos)
+    if not isinstance(pairs, dict):
+        raise PebbleError("replace: the replacements must be a constant map such as {'a': 'b'}", e.name_pos)
+    w = g.stringify(v)
+    for old, new in pairs.items():
+        if regexp:
+            w = call("text.replace_all_regex", w, const(str(old)), const(str(new)), type="string")
+        else:
+            w = call("text.replace_all", w, const(str(old)), const(str(new)), type="string")
+    return w
+
+
+def _join(g: Generator, v: W, sep: object, e: ast.Filter) -> W:
+    sep = "" if sep is None else sep
+    if not isinstance(sep, str):
+        raise PebbleError("join: the separator must be a constant string", e.name_pos)
+    if v.is_const and isinstance(v.const, list):
+        from compiler.pebble.codegen import _render_const
+
+        return const(sep.join(_render_const(x) for x in v.const))
+    inner = e.operand
+    if isinstance(inner, ast.Filter) and inner.name == "split":
+        # `s | split(a) | join(b)` is a replacement.
+        src = g.expr(inner.operand)
+        delim = g.const_arg(inner.args, 0, FILTERS["split"], "split: delimiter", inner.name_pos)
+        return call("text.replace_all", g.stringify(src), const(delim), const(sep), type="string")
+    raise PebbleError("join of a runtime list cannot be compiled (Workflows has no join)", e.name_pos)
+
+
+def _substring(g: Generator, name: str, v: W, sep: W | None, e: ast.Filter) -> W:
+    assert sep is not None
+    if sep.is_const and sep.const == "":
+        raise PebbleError(f"{name}: empty separator", e.name_pos)
+    s, p = g.temp(g.stringify(v)), g.temp(g.stringify(sep))
+    parts = f"text.split({s.code}, {p.code})"
+    if name == "substringBefore":
+        return W(f"{parts}[0]", "string")
+    if name == "substringAfter":
+        plen = str(len(p.const)) if p.is_const else f"len({p.code})"
+        start = f"math.min(len({parts}[0]) + {plen}, len({s.code}))"
+        return W(f"text.substring({s.code}, {start}, len({s.code}))", "string")
+    lst = g.temp(W(parts, "list"))
+    last = f"{lst.code}[len({lst.code}) - 1]"
+    if name == "substringAfterLast":
+        return call("if", W(f"len({lst.code}) == 1", "bool", CMP), const(""), W(last, "string"), type="string")
+    if name == "substringBeforeLast":
+        plen = str(len(p.const)) if p.is_const else f"len({p.code})"
+        end = f"math.max(len({s.code}) - len({last}) - {plen}, 0)"
+        return call("if", W(f"len({lst.code}) == 1", "bool", CMP), s,
+                    W(f"text.substring({s.code}, 0, {end})", "string"), type="string")
+    raise PebbleError(f"filter '{name}' cannot be compiled", e.name_pos)
+
+
+def _zone(g: Generator, e: ast.Filter, i: int) -> str:
+    z = g.const_arg(e.args, i, FILTERS[e.name], f"{e.name}: timeZone", e.name_pos)
+    return dates.check_zone(z, e.name_pos) if z is not None else g.ctx.time_zone
+
+
+def _date(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
+    fmt = g.const_arg(e.args, 0, FILTERS["date"], "date: format", e.name_pos)
+    zone = _zone(g, e, 1)
+    if g.const_arg(e.args, 2, FILTERS["date"], "date: existingFormat", e.name_pos) is not None:
+        raise PebbleError("date: 'existingFormat' cannot be compiled", e.name_pos)
+    locale = g.const_arg(e.args, 3, FILTERS["date"], "date: locale", e.name_pos)
+    if locale is not None and not str(locale).lower().startswith("en"):
+        raise PebbleError("date: only English locales can be compiled", e.name_pos)
+    if not isinstance(fmt, (str, type(None))):
+        raise PebbleError("date: the format must be a constant string", e.name_pos)
+    kind = _kind_of(g, e.operand, v)
+    if kind == "date" and zone == "UTC":
+        s = W(f"{v.at(ADD)} + \"T12:00:00.000000Z\"", "string", ADD)
+    else:
+        s = dates.canonical(dates.to_seconds(v, kind), zone)
+    return dates.format_pattern(g.temp(s), fmt or "iso", e.name_pos)
+
+
+def _date_add(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
+    sg = FILTERS["dateAdd"]
+    amount = g.arg(e.args, 0, sg)
+    assert amount is not None
+    if amount.type not in ("int", "any") and not (amount.is_const and isinstance(amount.const, int)):
+        raise PebbleError("dateAdd: the amount must be an integer", e.name_pos)
+    unit = dates.check_unit(g.const_arg(e.args, 1, sg, "dateAdd: unit", e.name_pos), e.name_pos)
+    fmt = g.const_arg(e.args, 2, sg, "dateAdd: format", e.name_pos)
+    zone = _zone(g, e, 3)
+    if g.const_arg(e.args, 4, sg, "dateAdd: existingFormat", e.name_pos) is not None:
+        raise PebbleError("dateAdd: 'existingFormat' cannot be compiled", e.name_pos)
+    kind = _kind_of(g, e.operand, v)
+    if unit in dates.SECONDS_UNITS:
+        secs = dates.date_add_seconds(g.temp(dates.to_seconds(v, kind)), amount, unit)
+    else:
+        base = W(f"{v.at(ADD)} + \"T12:00:00Z\"", "string", ADD) if kind == "date" else v
+        secs = dates.date_add_months(g.temp(base), amount, unit, g.temp)
+    return dates.format_pattern(g.temp(dates.canonical(secs, zone)), fmt or "iso", e.name_pos)
+
+
+__all__ = ["MUL", "compile_filter"]
