@@ -99,7 +99,7 @@ def test_failing_script_reports_exit_code_and_stderr_tail(bucket: storage.Bucket
 
 
 def test_timeout_kills_the_process_group(bucket: storage.Bucket) -> None:
-    code, doc, _ = run_task(
+    _, doc, _ = run_task(
         bucket,
         {"id": "slow", "type": "io.kestra.plugin.scripts.shell.Commands", "commands": ["sleep 30 & sleep 30"]},
         timeoutSeconds=1,
@@ -109,7 +109,7 @@ def test_timeout_kills_the_process_group(bucket: storage.Bucket) -> None:
 
 
 def test_missing_input_object_is_reported(bucket: storage.Bucket) -> None:
-    code, doc, _ = run_task(
+    _, doc, _ = run_task(
         bucket,
         {
             "id": "t",
