@@ -64,7 +64,7 @@ class RateLimited(TransientError):
     kind = "RateLimited"
 
 
-def _status_error(status: int, message: str) -> FunctionError:
+def from_status(status: int, message: str) -> FunctionError:
     if status == 429:
         return RateLimited(message)
     if status >= 500 or status == 408:
@@ -94,14 +94,14 @@ def to_function_error(exc: BaseException) -> FunctionError:
         if isinstance(exc, gexc.GoogleAPICallError):
             code: Any = exc.code
             status = int(code) if isinstance(code, int) else 500
-            return _status_error(status, _first_line(str(exc.message or exc)))
+            return from_status(status, _first_line(str(exc.message or exc)))
         if isinstance(exc, gexc.RetryError):
             return TransientError(_first_line(f"gave up retrying: {exc.cause or exc}"))
     if module.startswith(("google.resumable_media", "google.cloud.storage")):
         response: Any = getattr(exc, "response", None)
         http_status = getattr(response, "status_code", None)
         if isinstance(http_status, int):
-            return _status_error(http_status, _first_line(f"storage returned {http_status}: {exc}"))
+            return from_status(http_status, _first_line(f"storage returned {http_status}: {exc}"))
         if type(exc).__name__ == "DataCorruption":
             return TransientError(_first_line(f"storage checksum mismatch: {exc}"))
     if module.startswith(("requests", "urllib3")):

@@ -1,0 +1,156 @@
+"""The `trigger` function: Cloud Scheduler's target for a Kestra Schedule trigger.
+
+Body: the `body` of a `build/schedules.json` entry (workflow, namespace, flowId, triggerId, cron, timeZone,
+inputs, labels, concurrency). `X-CloudScheduler-ScheduleTime` (or `scheduleTime` in the body) gives the
+tick: `trigger.date` is the first cron tick at or after it (Kestra: nextExecution(t - 1s)), `next`/`previous`
+the neighbouring ticks, ISO-8601 in the trigger's zone. Concurrency counts the workflow's ACTIVE/QUEUED
+executions: at the limit, QUEUE answers 429 (Cloud Scheduler retries later), CANCEL answers 200 with
+state CANCELLED and starts nothing, FAIL answers 409. A retried call for a tick whose execution is still
+active returns that execution instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kfn import executions
+from kfn.errors import BadRequest, Conflict, RateLimited, TaskError
+from kfn.request import Call
+
+ARGUMENT_LIMIT = 32 * 1024
+
+
+class Concurrency(BaseModel):
+    limit: int = Field(ge=1)
+    behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
+
+
+class TriggerBody(BaseModel):
+    """A schedules.json `body`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    workflow: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    namespace: str
+    flow_id: str = Field(alias="flowId")
+    trigger_id: str = Field(alias="triggerId")
+    cron: str
+    time_zone: str = Field(default="UTC", alias="timeZone")
+    with_seconds: bool = Field(default=False, alias="withSeconds")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, Any] = Field(default_factory=dict)
+    concurrency: Concurrency | None = None
+    schedule_time: str | None = Field(default=None, alias="scheduleTime")
+
+
+def _parse_instant(text: str) -> datetime:
+    value = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"schedule time {text!r} is not RFC 3339") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _croniter_expr(cron: str, with_seconds: bool) -> str:
+    fields = cron.split()
+    if with_seconds and len(fields) == 6:  # Kestra puts seconds first, croniter last
+        fields = fields[1:] + fields[:1]
+    return " ".join(fields)
+
+
+def ticks(cron: str, zone: str, instant: datetime | None, with_seconds: bool = False) -> dict[str, str]:
+    """Kestra's trigger.date/next/previous for the schedule time `instant` (None: the latest tick so far)."""
+    from croniter import CroniterBadCronError, croniter
+
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TaskError(f"time zone {zone!r} is unknown") from None
+    expr = _croniter_expr(cron, with_seconds)
+    try:
+        if instant is None:
+            date = croniter(expr, datetime.now(tz).replace(microsecond=0) + timedelta(seconds=1)).get_prev(datetime)
+        else:
+            start = instant.astimezone(tz).replace(microsecond=0) - timedelta(seconds=1)
+            date = croniter(expr, start).get_next(datetime)
+    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        raise TaskError(f"cron {cron!r} is invalid: {exc}") from None
+    following = croniter(expr, date).get_next(datetime)
+    previous = croniter(expr, date).get_prev(datetime)
+    return {"date": _iso(date), "next": _iso(following), "previous": _iso(previous)}
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") and str(moment.tzinfo) in ("UTC", "Etc/UTC") else text
+
+
+def _label_value(value: object) -> str:
+    text = re.sub(r"[^a-z0-9_-]", "-", str(value).lower())
+    return text[:63]
+
+
+def execution_labels(body: TriggerBody, date: str) -> dict[str, str]:
+    """GCP execution labels (lowercase, [a-z0-9_-], <= 63 chars); Kestra labels travel in the argument."""
+    labels = {}
+    for key, value in body.labels.items():
+        clean = _label_value(key)
+        if clean and clean[0].isalpha():
+            labels[clean] = _label_value(value)
+    labels.update(
+        {
+            "kestra-from": "trigger",
+            "kestra-trigger": _label_value(body.trigger_id),
+            "kestra-tick": _label_value(date),
+        }
+    )
+    return labels
+
+
+def handle(call: Call) -> dict[str, Any]:
+    try:
+        body = TriggerBody.model_validate(call.body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise BadRequest(f"invalid trigger body: {where}: {first.get('msg', 'invalid')}") from None
+    when = call.headers.get("x-cloudscheduler-scheduletime") or body.schedule_time
+    instant = _parse_instant(when) if when else None
+    trigger = ticks(body.cron, body.time_zone, instant, body.with_seconds)
+    labels = execution_labels(body, trigger["date"])
+    active = executions.list_active(body.workflow)
+    for existing in active:
+        if (
+            existing.get("labels", {}).get("kestra-tick") == labels["kestra-tick"]
+            and existing.get("labels", {}).get("kestra-trigger") == labels["kestra-trigger"]
+        ):
+            return {"state": "RUNNING", "execution": existing.get("name"), "trigger": trigger, "duplicate": True}
+    if body.concurrency and len(active) >= body.concurrency.limit:
+        detail = (
+            f"workflow {body.workflow} has {len(active)} active execution(s) "
+            f"(concurrency limit {body.concurrency.limit})"
+        )
+        if body.concurrency.behavior == "QUEUE":
+            raise RateLimited(f"{detail}: tick {trigger['date']} queued, retry later")
+        if body.concurrency.behavior == "FAIL":
+            raise Conflict(f"{detail}: execution is FAILED due to concurrency limit exceeded")
+        return {"state": "CANCELLED", "execution": None, "trigger": trigger, "duplicate": False}
+    argument = json.dumps(
+        {
+            "inputs": body.inputs,
+            "trigger": trigger,
+            "labels": {**{str(k): v for k, v in body.labels.items()}, "system.from": "trigger"},
+        },
+        separators=(",", ":"),
+    )
+    if len(argument.encode()) > ARGUMENT_LIMIT:
+        raise TaskError(f"execution argument is {len(argument.encode())} bytes (Workflows limit 32 KB)")
+    created = executions.create(body.workflow, argument, labels)
+    return {"state": "CREATED", "execution": created.get("name"), "trigger": trigger, "duplicate": False}
