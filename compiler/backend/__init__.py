@@ -1,0 +1,1 @@
+"""Back end: checked flows -> Cloud Workflows source, Cloud Scheduler jobs and the manifest."""

@@ -1,0 +1,270 @@
+"""Builds the Workflows steps of one flow: task wrappers (runIf, attempts, retry, failure policy), blocks,
+function calls, and the scope each task's expressions are checked in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.backend.expressions import Expressions, make_scope
+from compiler.backend.runtime import SHARED
+from compiler.diagnostics import Diagnostic
+from compiler.ir import FlowIR, TaskNode
+from compiler.model.common import duration_seconds
+from compiler.model.retry import Retry
+from compiler.yamlsource import Path
+
+HTTP_TIMEOUT = 1800
+Step = dict[str, Any]
+
+
+def step_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def target(var: str, key: str) -> str:
+    """Assignment target / access for `var[key]`, with dot syntax when `key` is a plain identifier."""
+    return f"{var}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f'{var}["{key}"]'
+
+
+@dataclass
+class FlowLinks:
+    """Cross-flow facts: subflow targets known and downstream flows triggered by this one."""
+
+    known_workflows: set[str] = field(default_factory=set)
+    downstream: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StepBuilder:
+    flow: FlowIR
+    expr: Expressions
+    links: FlowLinks = field(default_factory=FlowLinks)
+    functions: set[str] = field(default_factory=set)
+    subflows: set[str] = field(default_factory=set)
+    done: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    loop_depth: int = 0
+    parallel_depth: int = 0
+    working_dir: bool = False
+    names: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    # ---- diagnostics and scope -------------------------------------------------------------
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.expr.diagnostics
+
+    def error(self, path: Path, message: str) -> None:
+        self.expr.diagnostics.append(self.flow.source.diag(path, message))
+
+    def scope(self, in_loop: bool | None = None, working_dir: bool = False) -> Any:
+        all_nodes = self.flow.all_tasks()
+        return make_scope(
+            inputs={i.id: i.type for i in self.flow.inputs},
+            variables=self.flow.variables,
+            tasks=dict(self.done),
+            all_tasks=frozenset(n.id for n in all_nodes),
+            task_types={n.id: n.type for n in all_nodes},
+            has_trigger=bool(self.flow.triggers),
+            in_loop=self.loop_depth > 0 if in_loop is None else in_loop,
+            working_dir=working_dir,
+            flow_id=self.flow.id,
+            namespace=self.flow.namespace,
+            labels={k: str(v) for k, v in self.flow.labels.items()},
+        )
+
+    def value(self, node: TaskNode, prop: str, default: Any = None) -> Any:
+        """The compiled value of property `prop` of `node` (or `default` when unset)."""
+        if prop not in node.raw:
+            return default
+        wd = node.type.startswith("io.kestra.plugin.jdbc.duckdb.")
+        return self.expr.value(node.raw[prop], (*node.path, prop), self.scope(working_dir=wd))
+
+    def typed(self, node: TaskNode, prop: str) -> tuple[Any, str]:
+        raw = node.raw.get(prop)
+        if isinstance(raw, str):
+            res = self.expr.string(raw, (*node.path, prop), self.scope())
+            return res.value, res.type
+        return self.expr.value(raw, (*node.path, prop), self.scope()), type(raw).__name__
+
+    def unique(self, base: str) -> str:
+        name, i = base, 2
+        while name in self.names:
+            name, i = f"{base}_{i}", i + 1
+        self.names.add(name)
+        return name
+
+    # ---- blocks ------------------------------------------------------------------------------
+    def block(self, nodes: list[TaskNode]) -> list[Step]:
+        steps: list[Step] = []
+        for node in nodes:
+            steps.extend(self.task(node))
+        return steps
+
+    def task(self, node: TaskNode) -> list[Step]:
+        """One task, wrapped: runIf, task-run record, attempts, retry, allowFailure/allowWarning."""
+        n = self.unique(step_name(node.id))
+        v_start, v_att, v_run = f"{n}_start", f"{n}_attempts", f"{n}_run"
+        core = node.spec.generate(node, self)
+        self.done[node.id] = node.spec.outputs
+        for kid in node.walk()[1:]:
+            self.done.setdefault(kid.id, kid.spec.outputs)
+        body: list[Step] = [{f"{n}_attempt": {"assign": [{v_att: f"${{{v_att} + 1}}"}]}}, *core]
+        try_step: dict[str, Any] = {"try": {"steps": body}}
+        retry = node.effective_retry(self.flow.retry) if not node.spec.flowable else node.model.retry
+        if retry is not None and not node.spec.flowable:
+            policy = retry_policy(retry)
+            if policy is not None:
+                try_step["retry"] = policy
+        allow_fail, allow_warn = node.model.allowFailure, node.model.allowWarning
+        fail_state = ("SUCCESS" if allow_warn else "WARNING") if allow_fail else "FAILED"
+        try_step["except"] = {"as": "e", "steps": [
+            {f"{n}_error": {"call": "kestra_error_message", "args": {"e": "${e}"}, "result": f"{n}_message"}},
+            {f"{n}_failed": {"assign": [
+                {v_run: {"id": node.id, "state": fail_state, "attempts": f"${{{v_att}}}",
+                         "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
+                {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
+            ]}},
+            *self._failure_policy(n, node, fail_state),
+        ]}
+        success_state = "SUCCESS"
+        steps: list[Step] = [
+            {f"{n}_begin": {"assign": [{v_start: "${time.format(sys.now())}"}, {v_att: 0}]}},
+            {f"{n}_try": try_step},
+            {f"{n}_end": {"assign": [
+                {v_run: {"id": node.id, "state": success_state, "attempts": f"${{{v_att}}}",
+                         "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
+                {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
+            ]}},
+        ]
+        if node.model.runIf is not None and node.model.runIf is not True and node.model.runIf != "true":
+            cond = self.expr.value(node.model.runIf, (*node.path, "runIf"), self.scope())
+            skipped = {"id": node.id, "state": "SKIPPED", "attempts": 0,
+                       "startDate": "${time.format(sys.now())}", "endDate": "${time.format(sys.now())}"}
+            steps = [
+                {f"{n}_run_if": {"call": "kestra_truthy", "args": {"v": cond}, "result": f"{n}_enabled"}},
+                {f"{n}_check": {"switch": [
+                    {"condition": f"${{{n}_enabled}}", "steps": steps},
+                    {"condition": True, "assign": [{"task_runs": "${list.concat(task_runs, "
+                                                     + f"{n}_skipped)}}"}] if False else [
+                        {f"{n}_skipped": skipped}, {"task_runs": f"${{list.concat(task_runs, {n}_skipped)}}"}]},
+                ]}},
+            ]
+        return [{n: {"steps": steps}}]
+
+    def _failure_policy(self, n: str, node: TaskNode, fail_state: str) -> list[Step]:
+        if fail_state == "FAILED":
+            return [
+                {f"{n}_first_failure": {"switch": [{"condition": "${failure == null}", "assign": [
+                    {"failure": f"${{\"task '{node.id}' failed: \" + {n}_message}}"},
+                    {"failed_task": node.id},
+                ]}]}},
+                {f"{n}_raise": {"raise": "${e}"}},
+            ]
+        if fail_state == "WARNING":
+            return [{f"{n}_warning": {"switch": [
+                {"condition": '${state == "SUCCESS"}', "assign": [{"state": "WARNING"}]}]}},
+                {f"{n}_log": {"call": "sys.log", "args": {
+                    "text": f"${{\"task '{node.id}' failed (allowFailure): \" + {n}_message}}",
+                    "severity": "WARNING"}}},
+                {f"{n}_skip": {"next": f"{n}_after"}}] if False else [
+                {f"{n}_warning": {"switch": [
+                    {"condition": '${state == "SUCCESS"}', "assign": [{"state": "WARNING"}]}]}},
+                {f"{n}_log": {"call": "sys.log", "args": {
+                    "text": f"${{\"task '{node.id}' failed (allowFailure): \" + {n}_message}}",
+                    "severity": "WARNING"}}},
+            ]
+        return [{f"{n}_log": {"call": "sys.log", "args": {
+            "text": f"${{\"task '{node.id}' failed (allowFailure, allowWarning): \" + {n}_message}}",
+            "severity": "WARNING"}}}]
+
+    # ---- data tasks --------------------------------------------------------------------------
+    def timeout(self, node: TaskNode) -> int:
+        seconds = duration_seconds(node.model.timeout) if node.model.timeout else None
+        if seconds is None:
+            return HTTP_TIMEOUT
+        if seconds > HTTP_TIMEOUT:
+            self.error((*node.path, "timeout"),
+                       f"task timeout {node.model.timeout} exceeds the {HTTP_TIMEOUT} s limit of a Workflows call")
+            return HTTP_TIMEOUT
+        return max(1, int(seconds))
+
+    def task_body(self, node: TaskNode, skip: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
+                  type_: str | None = None) -> dict[str, Any]:
+        """The `task` map sent to a function: rendered properties as Kestra names them, plus id and type."""
+        common = {"retry", "timeout", "disabled", "allowFailure", "allowWarning", "runIf", "logLevel",
+                  "logToFile", "workerGroup", "taskCache", "assets", "version", "pluginDefaultsRef",
+                  "description", "id", "type"}
+        body: dict[str, Any] = {"id": node.id, "type": type_ or node.type}
+        for key in node.raw:
+            if key in common or key in skip:
+                continue
+            body[key] = self.value(node, key)
+        if extra:
+            body.update(extra)
+        return body
+
+    def call_function(self, node: TaskNode, function: str, task: dict[str, Any],
+                      outputs: Any = None) -> list[Step]:
+        """`http.post` to a function with the contract body; its outputs land in `outputs[<id>]`."""
+        self.functions.add(function)
+        n = step_name(node.id)
+        result = f"{n}_response"
+        call = {"call": "http.post", "args": {
+            "url": f'${{sys.get_env("KESTRA_GCP_FN_{function.upper()}")}}',
+            "auth": {"type": "OIDC"},
+            "timeout": self.timeout(node),
+            "body": {"task": task, "execution": {
+                "id": "${execution.id}", "namespace": self.flow.namespace, "flowId": self.flow.id,
+                "taskRunId": f'${{execution.id + "-{node.id}"}}', "attempt": f"${{{n}_attempts}}",
+            }},
+        }, "result": result}
+        return [
+            {f"{n}_call": call},
+            {f"{n}_outputs": {"assign": [{target("outputs", node.id):
+                                          outputs if outputs is not None else f"${{{result}.body.outputs}}"}]}},
+        ]
+
+    def parallel(self, branches: list[list[Step]], path: Path, limit: int | None, base: str) -> list[Step]:
+        """Branches run in parallel, in chunks of 10 (the Workflows limit per parallel step)."""
+        out: list[Step] = []
+        for c, start in enumerate(range(0, len(branches), 10)):
+            chunk = branches[start : start + 10]
+            par: dict[str, Any] = {"shared": list(SHARED), "branches": [
+                {self.unique(f"{base}_branch{start + i + 1}"): {"steps": b}} for i, b in enumerate(chunk)]}
+            if limit:
+                par["concurrency_limit"] = limit
+            out.append({self.unique(f"{base}_parallel{c + 1}" if len(branches) > 10 else f"{base}_parallel"):
+                        {"parallel": par}})
+        return out
+
+    def enter_parallel(self, path: Path) -> None:
+        self.parallel_depth += 1
+        if self.parallel_depth > 2:
+            self.error(path, "parallel nesting deeper than 2 levels (a Cloud Workflows limit)")
+
+    def leave_parallel(self) -> None:
+        self.parallel_depth -= 1
+
+
+def retry_policy(retry: Retry) -> dict[str, Any] | None:
+    """A Workflows retry block for a Kestra retry: only transient errors (429, 5xx, connection, timeout)."""
+    retries = retry.attempts - 1
+    if retries <= 0:
+        return None
+    if retry.type == "constant":
+        initial = duration_seconds(retry.interval) or 1.0
+        maximum, multiplier = initial, 1
+    elif retry.type == "exponential":
+        initial = duration_seconds(retry.interval) or 1.0
+        maximum = duration_seconds(retry.maxInterval) or initial
+        multiplier = max(1, round(retry.delayFactor or 2))
+    else:  # random: Workflows has no jitter; wait the mean of the interval each time
+        lo = duration_seconds(retry.minInterval) or 1.0
+        hi = duration_seconds(retry.maxInterval) or lo
+        initial = maximum = (lo + hi) / 2
+        multiplier = 1
+    return {"predicate": "${kestra_transient}", "max_retries": retries,
+            "backoff": {"initial_delay": max(1, round(initial)), "max_delay": max(1, round(maximum)),
+                        "multiplier": multiplier}}

@@ -1,0 +1,172 @@
+"""The fixed parts of every compiled workflow: helper subworkflows and the names of runtime variables.
+
+Runtime variables (pinned; the Pebble code generator refers to them): `inputs`, `outputs`, `kv`, `trigger`,
+`execution`, `labels`, `taskrun` (inside ForEach). Bookkeeping: `task_runs`, `state`, `failure`, `failed_task`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHARED = ["outputs", "task_runs", "labels", "state", "failure", "failed_task"]
+
+INPUT_ERROR = "KestraInputError"
+EXECUTION_FAILED = "KestraExecutionFailed"
+
+
+def _raise_input(message: str) -> dict[str, Any]:
+    return {"raise": {"tags": [INPUT_ERROR], "state": "FAILED", "message": message}}
+
+
+def _input_type_check(kind: str, convert: str, what: str) -> dict[str, Any]:
+    return {
+        "condition": f'${{kind == "{kind}"}}',
+        "steps": [{f"to_{kind.lower()}": {
+            "try": {"assign": [{"value": f"${{{convert}(value)}}"}]},
+            "except": {"as": "e", "steps": [{f"bad_{kind.lower()}": _raise_input(
+                f"${{\"input '\" + name + \"': '\" + string(value) + \"' is not {what}\"}}")}]},
+        }}],
+    }
+
+
+def helper_subworkflows() -> dict[str, Any]:
+    """Subworkflows every compiled workflow carries (small; they keep `main` readable)."""
+    return {
+        "kestra_get": {
+            "params": ["m", "k", "d"],
+            "steps": [
+                {"check": {"switch": [
+                    {"condition": "${m == null}", "return": "${d}"},
+                    {"condition": '${type(m) != "map"}', "return": "${d}"},
+                    {"condition": "${not(k in m)}", "return": "${d}"},
+                    {"condition": "${m[k] == null}", "return": "${d}"},
+                ]}},
+                {"found": {"return": "${m[k]}"}},
+            ],
+        },
+        "kestra_input": {
+            "params": ["name", "value", "kind", "required", "dflt", "values", "values_text", "custom", "min", "max"],
+            "steps": [
+                {"absent": {"switch": [{"condition": "${value == null}", "steps": [
+                    {"use_default": {"switch": [
+                        {"condition": "${dflt != null}", "assign": [{"value": "${dflt}"}]},
+                        {"condition": "${required}", "steps": [{"missing": _raise_input(
+                            "${\"input '\" + name + \"': missing required value\"}")}]},
+                        {"condition": True, "return": None},
+                    ]}},
+                ]}]}},
+                {"coerce": {"switch": [
+                    _input_type_check("INT", "int", "an integer"),
+                    _input_type_check("FLOAT", "double", "a number"),
+                    {"condition": '${kind == "BOOLEAN" or kind == "BOOL"}', "steps": [{"to_bool": {"switch": [
+                        {"condition": '${value == true or value == "true"}', "assign": [{"value": True}]},
+                        {"condition": '${value == false or value == "false"}', "assign": [{"value": False}]},
+                        {"condition": True, "steps": [{"bad_bool": _raise_input(
+                            "${\"input '\" + name + \"': '\" + string(value) + \"' is not a boolean\"}")}]},
+                    ]}}]},
+                    {"condition": '${kind == "STRING" or kind == "SELECT" or kind == "EMAIL" or kind == "URI"}',
+                     "steps": [{"to_string": {"switch": [{"condition": '${get_type(value) != "string"}',
+                                                          "assign": [{"value": "${string(value)}"}]}]}}]},
+                ]}},
+                {"check_values": {"switch": [{"condition": "${values != null and not(custom)}", "steps": [
+                    {"check_select": {"switch": [
+                        {"condition": '${kind == "MULTISELECT"}', "steps": [{"check_each": {"for": {
+                            "value": "item", "in": "${value}", "steps": [{"check_item": {"switch": [
+                                {"condition": "${not(item in values)}", "steps": [{"bad_item": _raise_input(
+                                    "${\"input '\" + name + \"': '\" + string(item) + \"' is not one of \""
+                                    " + values_text}")}]},
+                            ]}}]}}}]},
+                        {"condition": "${not(value in values)}", "steps": [{"bad_value": _raise_input(
+                            "${\"input '\" + name + \"': '\" + string(value) + \"' is not one of \" + values_text}"
+                        )}]},
+                    ]}},
+                ]}]}},
+                {"check_min": {"switch": [{"condition": "${min != null}", "steps": [{"min_value": {"switch": [
+                    {"condition": "${value < min}", "steps": [{"too_small": _raise_input(
+                        "${\"input '\" + name + \"': \" + string(value) + \" is below min \" + string(min)}")}]},
+                ]}}]}]}},
+                {"check_max": {"switch": [{"condition": "${max != null}", "steps": [{"max_value": {"switch": [
+                    {"condition": "${value > max}", "steps": [{"too_big": _raise_input(
+                        "${\"input '\" + name + \"': \" + string(value) + \" is above max \" + string(max)}")}]},
+                ]}}]}]}},
+                {"done": {"return": "${value}"}},
+            ],
+        },
+        "kestra_error_message": {
+            "params": ["e"],
+            "steps": [
+                {"shape": {"switch": [
+                    {"condition": '${get_type(e) == "string"}', "return": "${e}"},
+                    {"condition": '${get_type(e) != "map"}', "return": "${json.encode_to_string(e)}"},
+                ]}},
+                {"body": {"switch": [{"condition": '${"body" in e}', "steps": [{"body_error": {"switch": [
+                    {"condition": '${get_type(e.body) == "map"}', "steps": [{"error_map": {"switch": [
+                        {"condition": '${"error" in e.body}', "steps": [{"error_message": {"switch": [
+                            {"condition": '${get_type(e.body.error) == "map"}', "steps": [{"has_message": {
+                                "switch": [{"condition": '${"message" in e.body.error}',
+                                            "return": "${string(e.body.error.message)}"}]}}]},
+                        ]}}]},
+                    ]}}]},
+                ]}}]}]}},
+                {"message": {"switch": [{"condition": '${"message" in e}', "steps": [{"with_code": {"switch": [
+                    {"condition": '${"code" in e}', "return": '${string(e.message) + " (HTTP " + string(e.code) + ")"}'},
+                    {"condition": True, "return": "${string(e.message)}"},
+                ]}}]}]}},
+                {"fallback": {"return": "${json.encode_to_string(e)}"}},
+            ],
+        },
+        "kestra_transient": {
+            "params": ["e"],
+            "steps": [
+                {"shape": {"switch": [{"condition": '${get_type(e) != "map"}', "return": False}]}},
+                {"tags": {"switch": [{"condition": '${"tags" in e}', "steps": [{"transient_tag": {"for": {
+                    "value": "tag", "in": "${e.tags}", "steps": [{"is_transient": {"switch": [
+                        {"condition": '${tag == "ConnectionError" or tag == "ConnectionFailedError"'
+                                      ' or tag == "TimeoutError"}', "return": True},
+                    ]}}]}}}]}]}},
+                {"code": {"switch": [{"condition": '${"code" in e}', "steps": [{"transient_code": {"switch": [
+                    {"condition": '${get_type(e.code) == "integer"}', "steps": [{"code_value": {"switch": [
+                        {"condition": "${e.code == 429 or e.code >= 500}", "return": True},
+                    ]}}]},
+                ]}}]}]}},
+                {"not_transient": {"return": False}},
+            ],
+        },
+        "kestra_truthy": {
+            "params": ["v"],
+            "steps": [
+                {"falsy": {"switch": [
+                    {"condition": "${v == null}", "return": False},
+                    {"condition": '${get_type(v) == "boolean"}', "return": "${v}"},
+                    {"condition": '${get_type(v) == "string"}', "steps": [{"text": {"switch": [
+                        {"condition": '${v == "" or text.to_lower(v) == "false" or v == "0"}', "return": False},
+                    ]}}]},
+                    {"condition": '${get_type(v) == "integer" or get_type(v) == "double"}',
+                     "return": "${v != 0}"},
+                ]}},
+                {"truthy": {"return": True}},
+            ],
+        },
+        "kestra_list": {
+            "params": ["v"],
+            "steps": [
+                {"shape": {"switch": [
+                    {"condition": '${get_type(v) == "list"}', "return": "${v}"},
+                    {"condition": '${get_type(v) == "string"}', "return": "${json.decode(v)}"},
+                ]}},
+                {"bad": {"raise": {"tags": ["KestraTaskError"],
+                                   "message": "${\"ForEach values must be a list, got \" + json.encode_to_string(v)}"}}},
+            ],
+        },
+    }
+
+
+def fix_type_builtin(doc: Any) -> Any:
+    """The helpers above say `get_type(x)` for readability of this file; Workflows spells it `type(x)`."""
+    if isinstance(doc, dict):
+        return {k: fix_type_builtin(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [fix_type_builtin(v) for v in doc]
+    if isinstance(doc, str):
+        return doc.replace("get_type(", "type(")
+    return doc
