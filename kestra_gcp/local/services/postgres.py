@@ -32,6 +32,9 @@ from kestra_gcp.errors import UserError
 SUPERUSER = "postgres"
 _PASSWORD_FILE = "kestra_gcp_superuser.pw"
 _LOG_FILE = "server.log"
+# A killed client (e.g. a function instance stopped mid-COPY) is noticed within a second, not only
+# when the server next reads from it, so its transaction is rolled back and its locks released promptly.
+DEFAULT_SETTINGS = {"client_connection_check_interval": "1s"}
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
 
@@ -225,7 +228,7 @@ class EmbeddedPostgres:
             str(bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(port),
             "-c", f"listen_addresses={self.host}", "-c", "unix_socket_directories=",
         ]
-        for key, value in self.settings.items():
+        for key, value in {**DEFAULT_SETTINGS, **self.settings}.items():
             args += ["-c", f"{key}={value}"]
         log_path = self.data_dir / _LOG_FILE
         with open(log_path, "ab") as log:

