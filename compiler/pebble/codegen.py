@@ -17,7 +17,7 @@ from compiler.pebble import ast, dates
 from compiler.pebble.cache import parse_cached
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
-from compiler.pebble.registry import FILTERS, FUNCTIONS, Signature
+from compiler.pebble.registry import FUNCTIONS, Signature
 from compiler.pebble.scope import Collected, Scope
 from compiler.pebble.wexpr import ADD, AND, ATOM, CMP, MUL, NEG, NOT, OR, W, binop, call, const, index, member
 
@@ -83,10 +83,10 @@ class Generator:
         for cond, branch in reversed(stmt.branches):
             c = self.truthy(self.expr(cond))
             then = self.concat(self.stmts(branch))
-            if c.is_const:
-                result = then if c.const else result
-            else:
+            if not c.is_const:
                 result = call("if", c, then, result, type="string")
+            elif c.const:
+                result = then
         return result
 
     def concat(self, parts: list[W]) -> W:
@@ -108,6 +108,8 @@ class Generator:
         """A string-typed fragment with Kestra's text rendering of `w` (null -> "", maps/lists -> JSON)."""
         if w.is_const:
             return const(_render_const(w.const))
+        if w.nullable:
+            w = call("default", w, '""', type=w.type if w.type in ("string", "any") else "any")
         if w.type == "string":
             return w
         if w.type in ("list", "map"):
@@ -129,7 +131,7 @@ class Generator:
 
     def temp(self, w: W) -> W:
         """Hoist `w` into a temporary variable when allowed and worth it; else return it unchanged."""
-        if not self.ctx.hoist or w.prec == ATOM and len(w.code) < 24 or w.is_const:
+        if not self.ctx.hoist or (w.prec == ATOM and len(w.code) < 24) or w.is_const:
             return w
         for name, code in self.prelude:
             if code == "${" + w.code + "}":
@@ -181,7 +183,7 @@ class Generator:
         p = path_of(e)
         if p is None:
             obj = e.obj if isinstance(e, (ast.GetAttr, ast.GetItem)) else e
-            base = self.expr(obj)  # type: ignore[arg-type]
+            base = self.expr(obj)
             return self.apply_chain(base, [e.attr] if isinstance(e, ast.GetAttr) else [e.index])  # type: ignore
         root, chain = p
         for frame in reversed(self.locals):
@@ -213,8 +215,8 @@ class Generator:
         w = self.apply_chain(W(root, "map"), chain)
         if root == "inputs" and len(chain) == 1 and first is not None:
             ktype = s.inputs.get(first, "STRING")
-            return W(w.code, INPUT_TYPES.get(ktype, "string"), w.prec)
-        if root == "execution" or root == "trigger" and first in ("date", "next", "previous"):
+            return W(w.code, INPUT_TYPES.get(ktype, "string"), w.prec, nullable=first in s.nullable_inputs)
+        if root == "execution" or (root == "trigger" and first in ("date", "next", "previous")):
             return W(w.code, "string", w.prec)
         if root == "taskrun" and first == "iteration":
             return W(w.code, "int", w.prec)

@@ -62,14 +62,23 @@ def _pattern_pieces(pattern: str, pos: int) -> list[tuple[str, int] | str]:
     while i < n:
         c = pattern[i]
         if c == "'":
-            j = pattern.find("'", i + 1)
-            if j == i + 1:
+            if pattern.startswith("''", i):
                 out.append("'")
                 i += 2
                 continue
-            if j < 0:
-                raise PebbleError(f"date pattern {pattern!r}: unterminated quote", pos)
-            out.append(pattern[i + 1 : j].replace("''", "'"))
+            j, text = i + 1, []
+            while True:
+                if j >= n:
+                    raise PebbleError(f"date pattern {pattern!r}: unterminated quote", pos)
+                if pattern.startswith("''", j):
+                    text.append("'")
+                    j += 2
+                elif pattern[j] == "'":
+                    break
+                else:
+                    text.append(pattern[j])
+                    j += 1
+            out.append("".join(text))
             i = j + 1
         elif c.isalpha():
             j = i
@@ -266,5 +275,13 @@ def check_zone(zone: object, pos: int) -> str:
     return "UTC" if zone in ("UTC", "Z", "GMT", "Etc/UTC") else zone
 
 
-__all__ = ["ATOM", "check_unit", "check_zone", "date_add_months", "date_add_seconds", "format_pattern",
-           "to_seconds", "canonical"]
+__all__ = [
+    "ATOM",
+    "canonical",
+    "check_unit",
+    "check_zone",
+    "date_add_months",
+    "date_add_seconds",
+    "format_pattern",
+    "to_seconds",
+]

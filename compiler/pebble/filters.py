@@ -43,6 +43,10 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
         raise PebbleError(f"unknown filter '{name}'", e.name_pos)
     if name == "default":
         return _default(g, e)
+    if name == "date" and _instant(g, e.operand) is not None:
+        return _date(g, e, None, sig)
+    if name == "dateAdd":
+        return _date_add(g, e, W("", "any"), sig)
     v = g.expr(e.operand)
     args = e.args
 
@@ -243,7 +247,7 @@ def _zone(g: Generator, e: ast.Filter, i: int) -> str:
     return dates.check_zone(z, e.name_pos) if z is not None else g.ctx.time_zone
 
 
-def _date(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
+def _date(g: Generator, e: ast.Filter, v: W | None, sig: object) -> W:
     fmt = g.const_arg(e.args, 0, FILTERS["date"], "date: format", e.name_pos)
     zone = _zone(g, e, 1)
     if g.const_arg(e.args, 2, FILTERS["date"], "date: existingFormat", e.name_pos) is not None:
@@ -253,31 +257,55 @@ def _date(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
         raise PebbleError("date: only English locales can be compiled", e.name_pos)
     if not isinstance(fmt, (str, type(None))):
         raise PebbleError("date: the format must be a constant string", e.name_pos)
-    kind = _kind_of(g, e.operand, v)
-    if kind == "date" and zone == "UTC":
-        s = W(f"{v.at(ADD)} + \"T12:00:00.000000Z\"", "string", ADD)
+    secs = _instant(g, e.operand)
+    if secs is not None:  # dateAdd(...) | date(...) and now() | date(...): no string round trip
+        s = dates.canonical(secs, zone)
     else:
-        s = dates.canonical(dates.to_seconds(v, kind), zone)
+        v = v if v is not None else g.expr(e.operand)
+        kind = _kind_of(g, e.operand, v)
+        if kind == "date" and zone == "UTC":
+            s = W(f"{v.at(ADD)} + \"T12:00:00.000000Z\"", "string", ADD)
+        else:
+            s = dates.canonical(dates.to_seconds(v, kind), zone)
     return dates.format_pattern(g.temp(s), fmt or "iso", e.name_pos)
 
 
-def _date_add(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
+def _instant(g: Generator, operand: ast.Expr) -> W | None:
+    """Epoch seconds of `operand` when it is a dateAdd without format or a now() without format."""
+    if isinstance(operand, ast.Filter) and operand.name == "dateAdd" \
+            and arg_value(operand.args, 2, FILTERS["dateAdd"]) is None:
+        return _date_add_seconds(g, operand)
+    if isinstance(operand, ast.Call) and operand.name == "now" and not operand.args:
+        return W("sys.now()", "float")
+    return None
+
+
+def _date_add_seconds(g: Generator, e: ast.Filter) -> W:
     sg = FILTERS["dateAdd"]
     amount = g.arg(e.args, 0, sg)
     assert amount is not None
     if amount.type not in ("int", "any") and not (amount.is_const and isinstance(amount.const, int)):
         raise PebbleError("dateAdd: the amount must be an integer", e.name_pos)
     unit = dates.check_unit(g.const_arg(e.args, 1, sg, "dateAdd: unit", e.name_pos), e.name_pos)
-    fmt = g.const_arg(e.args, 2, sg, "dateAdd: format", e.name_pos)
-    zone = _zone(g, e, 3)
     if g.const_arg(e.args, 4, sg, "dateAdd: existingFormat", e.name_pos) is not None:
         raise PebbleError("dateAdd: 'existingFormat' cannot be compiled", e.name_pos)
+    inner = _instant(g, e.operand)
+    if inner is not None and unit in dates.SECONDS_UNITS:
+        return dates.date_add_seconds(g.temp(inner), amount, unit)
+    v = g.expr(e.operand)
     kind = _kind_of(g, e.operand, v)
     if unit in dates.SECONDS_UNITS:
-        secs = dates.date_add_seconds(g.temp(dates.to_seconds(v, kind)), amount, unit)
-    else:
-        base = W(f"{v.at(ADD)} + \"T12:00:00Z\"", "string", ADD) if kind == "date" else v
-        secs = dates.date_add_months(g.temp(base), amount, unit, g.temp)
+        return dates.date_add_seconds(g.temp(dates.to_seconds(v, kind)), amount, unit)
+    base = W(f"{v.at(ADD)} + \"T12:00:00Z\"", "string", ADD) if kind == "date" else v
+    return dates.date_add_months(g.temp(base), amount, unit, g.temp)
+
+
+def _date_add(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
+    fmt = g.const_arg(e.args, 2, FILTERS["dateAdd"], "dateAdd: format", e.name_pos)
+    if not isinstance(fmt, (str, type(None))):
+        raise PebbleError("dateAdd: the format must be a constant string", e.name_pos)
+    zone = _zone(g, e, 3)
+    secs = _date_add_seconds(g, e)
     return dates.format_pattern(g.temp(dates.canonical(secs, zone)), fmt or "iso", e.name_pos)
 
 

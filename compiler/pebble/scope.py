@@ -16,6 +16,7 @@ class Scope:
     """The names a template may use where it appears.
 
     - `inputs`: input id -> Kestra input type (`STRING`, `INT`, `SELECT`...).
+    - `nullable_inputs`: optional inputs without defaults (null when not given).
     - `variables`: flow `variables` name -> raw value (a template string or any YAML value).
     - `tasks`: task ids that have run before this point -> their output names, or None for "any output".
     - `all_tasks`: every task id of the flow (to say "has not run yet" rather than "unknown").
@@ -27,6 +28,7 @@ class Scope:
     """
 
     inputs: Mapping[str, str] = field(default_factory=dict)
+    nullable_inputs: frozenset[str] = frozenset()
     variables: Mapping[str, Any] = field(default_factory=dict)
     tasks: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
     all_tasks: frozenset[str] = frozenset()

@@ -23,6 +23,7 @@ class W:
     type: str = "any"  # string int float bool null list map any
     prec: int = ATOM
     const: Any = _NO_CONST
+    nullable: bool = False  # may be null at run time (rendered as "" in text)
 
     @property
     def is_const(self) -> bool:

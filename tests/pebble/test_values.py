@@ -1,0 +1,279 @@
+"""Table-driven Pebble -> Workflows cases: each template is compiled, the generated Workflows value is run by the
+project's Workflows interpreter against a run context, and the result must be what Kestra renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from compiler.pebble import CodegenContext, Origin, compile_template
+from kestra_gcp.engine import evaluate_expression
+from tests.pebble.context import CTX, CTX_HOIST, RUN
+
+CASES: list[tuple[str, Any]] = [
+    # inputs, text and typed values
+    ("{{ inputs.taxi }}", "green"),
+    ("{{inputs.taxi}}", "green"),
+    ("{{ inputs.taxi ~ '_' ~ inputs.year }}", "green_2019"),
+    ("{{ inputs.taxi }}_tripdata_{{ inputs.year }}-{{ inputs.month }}.csv", "green_tripdata_2019-02.csv"),
+    ("{{ inputs.n }}", 3),
+    ("n={{ inputs.n }}", "n=3"),
+    ("{{ inputs.f }}", 2.5),
+    ("f={{ inputs.f }}", "f=2.5"),
+    ("{{ inputs.flag }}", True),
+    ("flag={{ inputs.flag }}", "flag=true"),
+    ("{{ inputs.tags }}", ["a", "b"]),
+    ("{{ inputs.n ~ inputs.f }}", "32.5"),
+    ("{{ inputs.nul }}", None),
+    ("[{{ inputs.nul }}]", "[]"),
+    ("plain text", "plain text"),
+    ("", ""),
+    # arithmetic (Pebble divides integers as integers)
+    ("{{ inputs.n + 2 }}", 5),
+    ("{{ inputs.n * inputs.f }}", 7.5),
+    ("{{ inputs.n - 5 }}", -2),
+    ("{{ inputs.n * 7 / 2 }}", 10),
+    ("{{ inputs.f / 2 }}", 1.25),
+    ("{{ inputs.n % 2 }}", 1),
+    ("{{ -inputs.n }}", -3),
+    ("{{ 2 + inputs.n * 4 }}", 14),
+    ("{{ (2 + inputs.n) * 4 }}", 20),
+    ("{{ outputs.count.rowCount + 1 }}", 43),
+    ("rows={{ outputs.count.rowCount }}", "rows=42"),
+    # comparisons and boolean logic
+    ("{{ inputs.n > 2 }}", True),
+    ("{{ inputs.n == 3 }}", True),
+    ("{{ inputs.taxi != 'yellow' }}", True),
+    ("{{ inputs.n >= 4 }}", False),
+    ("{{ inputs.n <= 3 }}", True),
+    ("{{ inputs.taxi equals 'green' }}", True),
+    ("{{ inputs.flag and inputs.n > 5 }}", False),
+    ("{{ inputs.flag or false }}", True),
+    ("{{ not inputs.flag }}", False),
+    ("{{ not inputs.n > 5 }}", True),
+    ("{{ not inputs.flag and false }}", True),  # Pebble: not (flag and false)
+    ("{{ inputs.n > 1 and inputs.n < 5 or inputs.flag }}", True),
+    ("{{ inputs.taxi == 'green' ? 'G' : 'Y' }}", "G"),
+    ("{{ inputs.n > 5 ? 1 : 0 }}", 0),
+    ("{{ inputs.taxi ? 'set' : 'unset' }}", "set"),
+    ("{{ inputs.empty ? 'set' : 'unset' }}", "unset"),
+    # null / undefined coalescing and default
+    ("{{ inputs.nul ?? 'dflt' }}", "dflt"),
+    ("{{ outputs.count.missing ?? 'none' }}", "none"),
+    ("{{ labels.missing ?? 'x' }}", "x"),
+    ("{{ inputs.taxi ?? 'x' }}", "green"),
+    ("{{ trigger.date ?? execution.startDate }}", "2024-03-01T00:00:00+01:00"),
+    ("{{ inputs.nul ??? 'd' }}", None),
+    ("{{ labels.nope ??? 'd' }}", "d"),
+    ("{{ inputs.nul | default('d') }}", "d"),
+    ("{{ inputs.empty | default('d') }}", "d"),
+    ("{{ inputs.taxi | default('d') }}", "green"),
+    ("{{ labels.zz | default('none') }}", "none"),
+    # membership and tests
+    ("{{ inputs.taxi isIn ['green', 'yellow'] }}", True),
+    ("{{ inputs.taxi isIn ['fhv'] }}", False),
+    ("{{ 'a' isIn inputs.tags }}", True),
+    ("{{ inputs.taxi notIn ['fhv'] }}", True),
+    ("{{ inputs.path contains 'sub' }}", True),
+    ("{{ inputs.tags contains 'b' }}", True),
+    ("{{ inputs.tags contains 'z' }}", False),
+    ("{{ inputs.nul is null }}", True),
+    ("{{ inputs.taxi is not null }}", True),
+    ("{{ labels.team is defined }}", True),
+    ("{{ labels.zzz is defined }}", False),
+    ("{{ labels.zzz is not defined }}", True),
+    ("{{ inputs.empty is empty }}", True),
+    ("{{ inputs.tags is empty }}", False),
+    ("{{ inputs.n is odd }}", True),
+    ("{{ inputs.n is even }}", False),
+    # string filters
+    ("{{ inputs.tags | length }}", 2),
+    ("{{ inputs.taxi | length }}", 5),
+    ("{{ inputs.taxi | upper }}", "GREEN"),
+    ("{{ 'ABC' | lower }}", "abc"),
+    ("{{ inputs.name | trim }}", "Hello World"),
+    ("{{ inputs.name | trim | upper }}", "HELLO WORLD"),
+    ("{{ inputs.taxi ~ '-' ~ inputs.year | upper }}", "GREEN-2019"),
+    ("{{ inputs.path | replace({'.csv.gz': '.parquet'}) }}", "dir/sub/file.parquet"),
+    ("{{ inputs.taxi | replace({'g': 'G', 'n': 'N'}) }}", "GreeN"),
+    ("{{ inputs.path | replace({'[a-z]+/': ''}, regexp=true) }}", "file.csv.gz"),
+    ("{{ inputs.csv | split(',') }}", ["a", "b", "c"]),
+    ("{{ (inputs.csv | split(','))[1] }}", "b"),
+    ("{{ inputs.csv | split(',') | length }}", 3),
+    ("{{ inputs.csv | split(',') | join(' ') }}", "a b c"),
+    ("{{ inputs.csv | split(',') | first }}", "a"),
+    ("{{ inputs.csv | split(',') | last }}", "c"),
+    ("{{ [1, 2, 3] | join('+') }}", "1+2+3"),
+    ("{{ inputs.taxi | first }}", "g"),
+    ("{{ inputs.taxi | last }}", "n"),
+    ("{{ inputs.path | startsWith('dir/') }}", True),
+    ("{{ inputs.path | endsWith('.gz') }}", True),
+    ("{{ inputs.path | endsWith('.csv') }}", False),
+    ("{{ inputs.path | startsWith(inputs.taxi) }}", False),
+    ("{{ inputs.path | endsWith(inputs.csv | substringAfterLast(',') ~ 'z') }}", False),
+    ("{{ inputs.path | substringBefore('/') }}", "dir"),
+    ("{{ inputs.path | substringAfter('/') }}", "sub/file.csv.gz"),
+    ("{{ inputs.path | substringBeforeLast('/') }}", "dir/sub"),
+    ("{{ inputs.path | substringAfterLast('/') }}", "file.csv.gz"),
+    ("{{ inputs.path | substringAfter('#') }}", ""),
+    ("{{ inputs.path | substringBefore('#') }}", "dir/sub/file.csv.gz"),
+    ("{{ inputs.path | substringBeforeLast('#') }}", "dir/sub/file.csv.gz"),
+    ("{{ inputs.path | substringAfterLast('#') }}", ""),
+    ("{{ inputs.path | substringAfterLast('.') }}", "gz"),
+    ("{{ inputs.path | substringBeforeLast('.') }}", "dir/sub/file.csv"),
+    ("{{ inputs.taxi | slice(1, 3) }}", "re"),
+    ("{{ inputs.taxi | base64encode }}", "Z3JlZW4="),
+    ("{{ 'Z3JlZW4=' | base64decode }}", "green"),
+    ("{{ 'a b&c' | urlencode }}", "a+b%26c"),
+    ("{{ inputs.n | string }}", "3"),
+    ("{{ (inputs.n - 10) | abs }}", 7),
+    # JSON and numbers
+    ("{{ inputs.tags | toJson }}", '["a","b"]'),
+    ("{{ fromJson(inputs.json).k[1] }}", 2),
+    ("{{ fromJson('{\"a\": 1}').a }}", 1),
+    ("{{ '42' | number }}", 42),
+    ("{{ inputs.year | number + 1 }}", 2020),
+    ("{{ inputs.month | number('INT') }}", 2),
+    ("{{ '2.5' | number('DOUBLE') }}", 2.5),
+    ("{{ outputs.count.vars | keys }}", ["a"]),
+    ("{{ {'a': 1, 'b': 2}['b'] }}", 2),
+    ("{{ \"it's\" }}", "it's"),
+    ("{{ 'say \"hi\"' }}", 'say "hi"'),
+    # flow, execution, labels, taskrun, kv, secrets, workingDir
+    ("{{ flow.id }}", "postgres_taxi"),
+    ("{{ flow.namespace }}.{{ flow.id }}", "zoomcamp.postgres_taxi"),
+    ("{{ execution.id }}", "exec123"),
+    ("{{ labels.team }}", "data"),
+    ("{{ taskrun.value }}", "item1"),
+    ("{{ taskrun.iteration + 1 }}", 3),
+    ("{{ kv('GCP_PROJECT_ID') }}", "proj"),
+    ("{{ kv('K', 'other') }}", "x"),
+    ("{{ kv('NOPE', errorOnMissing=false) ?? 'none' }}", "none"),
+    ("{{ secret('GEMINI_API_KEY') }}", "{{secret:GEMINI_API_KEY}}"),
+    ("Bearer {{ secret('T') }}", "Bearer {{secret:T}}"),
+    ("{{ workingDir }}/data.csv", "{{workingDir}}/data.csv"),
+    # variables and render()
+    ("{{ vars.n }}", 5),
+    ("{{ vars.table }}", "public.{{inputs.taxi}}_tripdata"),
+    ("{{ render(vars.table) }}", "public.green_tripdata"),
+    ("{{ render(vars.staging) }}", "public.green_tripdata_staging"),
+    ("{{ render(vars.file) }}", "green_tripdata_2019-02.csv"),
+    ("{{ render(vars.gcs) }}", "gs://bkt/green_tripdata_2019-02.csv"),
+    ("{{ vars.list[1] }}", 2),
+    ("{{ vars.obj.a }}", "x"),
+    ("{{ vars.list }}", [1, 2, 3]),
+    # outputs
+    ("{{ outputs.extract.uri }}", "gs://b/e/x.csv"),
+    ("{{ outputs.extract.outputFiles[render(vars.file)] }}", "gs://b/out.csv"),
+    ("{{ outputs.extract.outputFiles['green_tripdata_2019-02.csv'] }}", "gs://b/out.csv"),
+    ("{{ outputs['my-task'].value }}", "v"),
+    # literal text, comments, whitespace control, tags
+    ("echo ${HOME} {{ inputs.taxi }}", "echo ${HOME} green"),
+    ("cost: ${5}", "cost: ${5}"),
+    ("a{# note #}b", "ab"),
+    ("a  {{- inputs.taxi -}}  b", "agreenb"),
+    ("{% if inputs.n > 2 %}big{% else %}small{% endif %}", "big"),
+    ("{% if inputs.taxi == 'yellow' %}Y{% elseif inputs.taxi == 'green' %}G{% else %}?{% endif %}", "G"),
+    ("{% if inputs.flag %}on{% endif %}", "on"),
+    ("{% set x = inputs.taxi | upper %}{{ x }}-{{ x }}", "GREEN-GREEN"),
+    # dates (server zone UTC; trigger.date carries the schedule's offset)
+    ("{{ trigger.date | date('yyyy-MM') }}", "2024-02"),
+    ("{{ trigger.date | date('yyyy-MM', timeZone='Europe/Paris') }}", "2024-03"),
+    ("{{ trigger.date | date('yyyy-MM-dd') }}", "2024-02-29"),
+    ("{{ trigger.date | date(\"yyyy-MM-dd'T'HH:mm\") }}", "2024-02-29T23:00"),
+    ("{{ trigger.date | date('dd/MM/yy HH:mm:ss') }}", "29/02/24 23:00:00"),
+    ("{{ trigger.date | date('d M yyyy H') }}", "29 2 2024 23"),
+    ("{{ trigger.date | date('hh:mm a') }}", "11:00 PM"),
+    ("{{ trigger.date | date('h a', timeZone='Europe/Paris') }}", "12 AM"),
+    ("{{ trigger.date | date('EEE EEEE') }}", "Thu Thursday"),
+    ("{{ trigger.date | date('MMM MMMM') }}", "Feb February"),
+    ("{{ trigger.date | date() }}", "2024-02-29T23:00:00.000000Z"),
+    ("{{ trigger.date | date('iso_sec') }}", "2024-02-29T23:00:00Z"),
+    ("{{ trigger.date | date('iso_milli') }}", "2024-02-29T23:00:00.000Z"),
+    ("{{ trigger.date | date('sql') }}", "2024-02-29 23:00:00.000000"),
+    ("{{ trigger.date | date('sql_sec') }}", "2024-02-29 23:00:00"),
+    ("{{ trigger.date | date('XXX', timeZone='Europe/Paris') }}", "+01:00"),
+    ("{{ trigger.date | date('yyyy-MM-dd HH:mmXXX', timeZone='Asia/Kolkata') }}", "2024-03-01 04:30+05:30"),
+    ("{{ execution.startDate | date('HH:mm:ss.SSS') }}", "08:30:15.123"),
+    ("{{ execution.startDate | date('yyyyMMdd') }}", "20240301"),
+    ("{{ execution.startDate | date(\"'Q'yyyy\") }}", "Q2024"),
+    ("{{ execution.startDate | date(\"yyyy 'o''clock'\") }}", "2024 o'clock"),
+    ("{{ trigger.next | date('yyyy-MM') }}", "2024-03"),
+    ("{{ trigger.previous | date('yyyy-MM-dd', timeZone='Europe/Paris') }}", "2024-02-01"),
+    ("{{ trigger.date ?? execution.startDate | date('yyyy') }}", "2024"),
+    ("{{ trigger.date | dateAdd(-1, 'MONTHS') | date('yyyy-MM') }}", "2024-01"),
+    ("{{ trigger.date | dateAdd(-1, 'MONTHS', 'yyyy-MM', timeZone='Europe/Paris') }}", "2024-02"),
+    ("{{ inputs.dt | dateAdd(1, 'MONTHS') }}", "2024-02-29T10:00:00.000000Z"),
+    ("{{ inputs.dt | dateAdd(1, 'YEARS', 'yyyy-MM-dd') }}", "2025-01-31"),
+    ("{{ '2023-01-31T10:00:00Z' | dateAdd(1, 'MONTHS', 'yyyy-MM-dd') }}", "2023-02-28"),
+    ("{{ '2024-12-15T10:00:00Z' | dateAdd(1, 'MONTHS', 'yyyy-MM-dd') }}", "2025-01-15"),
+    ("{{ '2024-01-15T10:00:00Z' | dateAdd(-13, 'MONTHS', 'yyyy-MM-dd') }}", "2022-12-15"),
+    ("{{ '2024-03-31T10:00:00Z' | dateAdd(inputs.n - 2, 'MONTHS', 'yyyy-MM-dd') }}", "2024-04-30"),
+    ("{{ trigger.date | dateAdd(-1, 'DAYS', 'yyyy-MM-dd') }}", "2024-02-28"),
+    ("{{ inputs.dt | dateAdd(90, 'MINUTES', 'HH:mm') }}", "11:30"),
+    ("{{ inputs.dt | dateAdd(2, 'WEEKS', 'yyyy-MM-dd') }}", "2024-02-14"),
+    ("{{ inputs.dt | dateAdd(3, 'HALF_DAYS', 'yyyy-MM-dd HH') }}", "2024-02-01 22"),
+    ("{{ inputs.dt | dateAdd(inputs.n, 'HOURS', 'HH') }}", "13"),
+    ("{{ inputs.d | date('dd.MM.yyyy') }}", "15.03.2024"),
+    ("{{ inputs.d | date('EEEE') }}", "Friday"),
+    ("{{ inputs.d | dateAdd(1, 'DAYS', 'yyyy-MM-dd') }}", "2024-03-16"),
+    ("{{ inputs.d | dateAdd(1, 'MONTHS', 'yyyy-MM-dd') }}", "2024-04-15"),
+    ("{{ trigger.date | timestamp }}", 1709247600),
+    ("{{ now() | date('yyyy') }}", "<this year>"),
+    ("{{ now('yyyy') }}", "<this year>"),
+    ("{{ now() | dateAdd(1, 'DAYS') | date('yyyy') }}", "<year tomorrow>"),
+]
+
+
+# Cases whose result holds the fraction or offset part of `time.format` output. The official stdlib always
+# writes six fraction digits ("2024-07-12T12:50:33.000000Z", stdlib/time/format); while the local engine writes
+# none for whole seconds, these cases are expected failures, and they run normally once it is fixed.
+NEEDS_FRACTION = {
+    "{{ trigger.date | date() }}",
+    "{{ trigger.date | date('iso_sec') }}",
+    "{{ trigger.date | date('iso_milli') }}",
+    "{{ trigger.date | date('sql') }}",
+    "{{ trigger.date | date('XXX', timeZone='Europe/Paris') }}",
+    "{{ trigger.date | date('yyyy-MM-dd HH:mmXXX', timeZone='Asia/Kolkata') }}",
+    "{{ inputs.dt | dateAdd(1, 'MONTHS') }}",
+}
+ENGINE_TIME_FORMAT_OFFICIAL = evaluate_expression("${time.format(0)}", {}) == "1970-01-01T00:00:00.000000Z"
+
+
+def _expected(value: Any) -> Any:
+    now = dt.datetime.now(dt.UTC)
+    if value == "<this year>":
+        return str(now.year)
+    if value == "<year tomorrow>":
+        return str((now + dt.timedelta(days=1)).year)
+    return value
+
+
+def _run(template: str, ctx: CodegenContext) -> Any:
+    out = compile_template(template, Origin("flow.yaml", 1, 1), ctx)
+    assert out.ok, [d.format() for d in out.diagnostics]
+    variables = dict(RUN)
+    for name, code in out.prelude:
+        variables[name] = evaluate_expression(code, variables)
+    return evaluate_expression(out.value, variables)
+
+
+def test_table_has_at_least_100_cases() -> None:
+    assert len(CASES) >= 100
+    assert len({t for t, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("template", "expected"), CASES, ids=[t for t, _ in CASES])
+def test_value(template: str, expected: Any) -> None:
+    if template in NEEDS_FRACTION and not ENGINE_TIME_FORMAT_OFFICIAL:
+        pytest.xfail("local engine's time.format omits the six fraction digits of the official form")
+    assert _run(template, CTX) == _expected(expected)
+
+
+@pytest.mark.parametrize(("template", "expected"), CASES, ids=[t for t, _ in CASES])
+def test_value_with_hoisting(template: str, expected: Any) -> None:
+    if template in NEEDS_FRACTION and not ENGINE_TIME_FORMAT_OFFICIAL:
+        pytest.xfail("local engine's time.format omits the six fraction digits of the official form")
+    assert _run(template, CTX_HOIST) == _expected(expected)
