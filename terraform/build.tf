@@ -11,7 +11,7 @@ locals {
   flows     = local.manifest.flows
   schedules = { for s in jsondecode(file("${local.build_dir}/schedules.json")) : s.name => s }
 
-  # Workflow id => source, one per compiled file. file(), never templatefile(): Workflows' own ${...}
+  # Workflow id => source, one per compiled file. file(), never a template function: Workflows' own ${...}
   # expressions must reach the API untouched.
   workflow_sources = {
     for f in fileset("${local.build_dir}/workflows", "*.yaml") :

@@ -1,5 +1,5 @@
-# Service accounts and their grants, driven by the maps in iam_wiring.tf. No binding here names allUsers or
-# allAuthenticatedUsers; every grant goes to one of the deployment's own service accounts.
+# Service accounts and their grants, driven by the maps in iam_wiring.tf. No binding here names a public
+# principal; every grant goes to one of the deployment's own service accounts.
 
 resource "google_service_account" "sa" {
   for_each = local.service_accounts

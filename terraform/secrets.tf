@@ -3,7 +3,6 @@
 # (`gcloud secrets versions add NAME --data-file=-`) so they are never in tfvars, plan or state.
 
 resource "google_secret_manager_secret" "flow" {
-  #checkov:skip=CKV_GCP_125:Google-managed encryption; CMEK (customer_managed_encryption) can be added per replica by users who need it.
   for_each = local.secret_names
 
   secret_id = each.key
@@ -17,14 +16,13 @@ resource "google_secret_manager_secret" "flow" {
 }
 
 resource "google_secret_manager_secret" "postgres" {
-  #checkov:skip=CKV_GCP_125:Google-managed encryption; CMEK (customer_managed_encryption) can be added per replica by users who need it.
   for_each = local.pg_created_secrets
 
   secret_id = each.value
   labels    = { kind = "postgres-connection" }
   annotations = {
     "kestra-gcp/connection" = each.key
-    "kestra-gcp/value"      = "postgresql://USER:PASSWORD@HOST:PORT/DB"
+    "kestra-gcp/value"      = "a postgresql URL with user, password and database"
   }
 
   replication {
