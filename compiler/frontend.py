@@ -58,6 +58,7 @@ class _Front:
         self.source = source
         self.diags: list[Diagnostic] = []
         self.task_ids: dict[str, Path] = {}
+        self.filled: dict[Path, set[str]] = {}
 
     def err(self, path: Path, message: str, *, at_key: bool = False) -> None:
         self.diags.append(self.source.diag(path, message, at_key=at_key))
@@ -106,6 +107,10 @@ class _Front:
             return None
         if not isinstance(tid, str):
             return None
+        known = {n for n, fi in spec.model.model_fields.items()} | {
+            fi.alias for fi in spec.model.model_fields.values() if fi.alias} | set(spec.children)
+        for key in self.filled.get(path, set()) - known:
+            del raw[key]  # a default for a whole plugin family that this task type does not have
         model = self.model(spec.model, {k: v for k, v in raw.items() if k not in spec.children},
                            path, spec.type)
         node = TaskNode(tid, spec.type, spec, model, raw, path, parent=parent) if model is not None else None
@@ -233,7 +238,7 @@ def parse_flow(text: str, file: str) -> tuple[FlowIR | None, list[Diagnostic]]:
                 defaults.append(PluginDefault(pd.type, pd.values, pd.forced, (key, i, "values")))
     for block in (*BLOCKS, "triggers"):
         if defaults and block in data:
-            apply_defaults(data[block], (block,), defaults, f.source)
+            apply_defaults(data[block], (block,), defaults, f.source, f.filled)
     for block in BLOCKS:
         if isinstance(data.get(block), list):
             data[block] = _remove_disabled(data[block], (block,), f.source)

@@ -44,11 +44,16 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def apply_defaults(node: Any, path: Path, defaults: list[PluginDefault], source: SourceMap) -> None:
-    """Apply every matching default to each map with a `type` key under `node` (tasks, triggers, ...)."""
+def apply_defaults(node: Any, path: Path, defaults: list[PluginDefault], source: SourceMap,
+                   filled: dict[Path, set[str]] | None = None) -> None:
+    """Apply every matching default to each map with a `type` key under `node` (tasks, triggers, ...).
+
+    `filled` records, per map path, the top-level keys a non-forced default added (Kestra ignores such
+    keys when the plugin has no such property, e.g. `bucket` from an `io.kestra.plugin.gcp` default)."""
     if isinstance(node, dict):
         t = node.get("type")
         if isinstance(t, str):
+            before = set(node)
             # Kestra merges non-forced defaults so that the first declared wins, then forced ones override.
             for d in defaults:
                 if not d.forced and t.startswith(d.type):
@@ -56,8 +61,10 @@ def apply_defaults(node: Any, path: Path, defaults: list[PluginDefault], source:
             for d in defaults:
                 if d.forced and t.startswith(d.type):
                     _merge(node, d.values, True, source, d.path, path)
+            if filled is not None and set(node) - before:
+                filled[path] = set(node) - before
         for key, value in node.items():
-            apply_defaults(value, (*path, key), defaults, source)
+            apply_defaults(value, (*path, key), defaults, source, filled)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            apply_defaults(value, (*path, i), defaults, source)
+            apply_defaults(value, (*path, i), defaults, source, filled)
