@@ -21,6 +21,7 @@ from .types import quote_ident
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _DROP_EXTERNAL = re.compile(r"\bDROP\s+EXTERNAL\s+TABLE\b", re.IGNORECASE)
+_TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+, col: \d+.*?>")
 _STRING_TYPES = {exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR}
 
 
@@ -81,7 +82,7 @@ def translate(script: str, project: str, default_dataset: tuple[str, str] | None
     except ParseError as err:
         first = err.errors[0] if err.errors else {}
         line, col = first.get("line", 1), first.get("col", 1)
-        description = str(first.get("description", err)).split(". Line")[0]
+        description = _TOKEN.sub(lambda m: repr(m.group(1)), str(first.get("description", err)).split(". Line")[0])
         raise invalid_query(f"Syntax error: {description} at [{line}:{col}]", f"query:{line}:{col}") from None
     except SqlglotError as err:
         raise invalid_query(f"Syntax error: {str(err).splitlines()[0]}") from None
@@ -189,6 +190,9 @@ class _Translator:
                 node.replace(exp.Anonymous(this="bq_string", expressions=[node.this]))
             elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Var) and node.this.name.upper() == "ROW":
                 node.set("this", exp.Star())
+            elif isinstance(node, exp.Literal) and not node.is_string and any(c in node.this for c in ".eE") \
+                    and not isinstance(node.parent, exp.DataTypeParam):
+                node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE")))
             elif isinstance(node, exp.Parameter | exp.Placeholder):
                 node.replace(self._parameter(node))
 

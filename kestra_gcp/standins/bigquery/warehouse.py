@@ -19,7 +19,7 @@ import duckdb
 
 from .errors import BigQueryError, duplicate, invalid, not_found
 from .sql import TableRef
-from .types import bq_field, quote_ident, quote_literal
+from .types import bq_field, duck_type, quote_ident, quote_literal
 
 META = "__standin-meta"
 RESULTS = "__standin-results"
@@ -126,6 +126,19 @@ class Warehouse:
                                                              "lastModifiedTime": now_ms()}
         return {"kind": "bigquery#dataset", "id": f"{project}:{dataset}", "etag": meta["lastModifiedTime"],
                 "datasetReference": {"projectId": project, "datasetId": dataset}, **meta}
+
+    def update_dataset(self, cur: duckdb.DuckDBPyConnection, project: str, dataset: str,
+                       patch: dict[str, Any]) -> dict[str, Any]:
+        """datasets.patch: only the descriptive fields change."""
+        self.require_dataset(cur, project, dataset)
+        meta = self._dataset_meta(cur, project, dataset) or {"location": "US", "creationTime": now_ms()}
+        for key in ("description", "labels", "friendlyName", "defaultTableExpirationMs"):
+            if key in patch:
+                meta[key] = patch[key]
+        meta["lastModifiedTime"] = now_ms()
+        cur.execute(f"INSERT OR REPLACE INTO {quote_ident(project)}.{quote_ident(META)}.datasets VALUES (?, ?)",
+                    [dataset, json.dumps(meta)])
+        return self.dataset_resource(cur, project, dataset)
 
     def list_datasets(self, cur: duckdb.DuckDBPyConnection, project: str) -> list[dict[str, Any]]:
         self.ensure_project(project)
@@ -237,6 +250,38 @@ class Warehouse:
             items.append({"kind": "bigquery#table", "id": ref.bq_id(), "tableReference": ref.api(),
                           "type": kind, "creationTime": meta.get("creationTime", now_ms())})
         return items
+
+    def create_table(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, resource: dict[str, Any]) -> None:
+        """tables.insert: a native table from a schema, or a view from `view.query`."""
+        self.require_dataset(cur, ref.project, ref.dataset)
+        if self.object_kind(cur, ref) is not None:
+            raise duplicate(f"Already Exists: Table {ref.bq_id()}")
+        fields = (resource.get("schema") or {}).get("fields") or []
+        stamp = now_ms()
+        meta: dict[str, Any] = {"type": "TABLE", "creationTime": stamp, "lastModifiedTime": stamp}
+        for key in ("timePartitioning", "clustering", "description", "labels"):
+            if key in resource:
+                meta[key] = resource[key]
+        descriptions = {f["name"]: f["description"] for f in fields if f.get("description")}
+        if descriptions:
+            meta["descriptions"] = descriptions
+        if resource.get("view") or resource.get("externalDataConfiguration"):
+            raise invalid("Creating views or external tables through tables.insert is not supported by the local "
+                          "BigQuery stand-in; use CREATE VIEW / CREATE EXTERNAL TABLE")
+        if not fields:
+            raise invalid(f"Table {ref.bq_id()} needs a schema")
+        columns = []
+        for f in fields:
+            required = " NOT NULL" if str(f.get("mode", "")).upper() == "REQUIRED" else ""
+            columns.append(f"{quote_ident(f['name'])} {duck_type(f)}{required}")
+        cur.execute("BEGIN")
+        try:
+            cur.execute(f"CREATE TABLE {ref.duck()} ({', '.join(columns)})")
+            self.put_table_meta(cur, ref, meta)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def drop_object(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> bool:
         """Drop a table, view or external table and its metadata; False if there was none."""

@@ -1,0 +1,169 @@
+"""The BigQuery v2 REST routes (`/bigquery/v2/projects/...`) used by google-cloud-bigquery, as a Flask app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+from flask import Flask, Response, jsonify, request
+
+from .errors import BigQueryError, invalid, not_found
+from .jobs import JobService
+from .sql import TableRef
+from .warehouse import Warehouse, now_ms
+
+log = logging.getLogger(__name__)
+_PAGE = 1000
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and request.data:
+        raise invalid("Invalid JSON payload received")
+    return data or {}
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("true", "1")
+
+
+def _paged(items: list[dict[str, Any]], key: str, kind: str) -> dict[str, Any]:
+    start = int(request.args.get("pageToken") or 0)
+    size = int(request.args.get("maxResults") or _PAGE)
+    page = items[start:start + size]
+    body: dict[str, Any] = {"kind": kind, "etag": now_ms(), key: page}
+    if key == "tables":
+        body["totalItems"] = len(items)
+    if start + size < len(items):
+        body["nextPageToken"] = str(start + size)
+    return body
+
+
+def create_app(warehouse: Warehouse, jobs: JobService) -> Flask:
+    app = Flask("kestra_gcp.standins.bigquery")
+    prefix = "/bigquery/v2/projects/<project>"
+
+    @app.errorhandler(BigQueryError)
+    def bigquery_error(err: BigQueryError) -> tuple[Response, int]:
+        return jsonify(err.http_body()), err.code
+
+    @app.errorhandler(duckdb.Error)
+    def duckdb_error(err: duckdb.Error) -> tuple[Response, int]:
+        wrapped = BigQueryError(500, "internalError", str(err).splitlines()[0])
+        return jsonify(wrapped.http_body()), 500
+
+    @app.errorhandler(404)
+    def unknown_route(_: Exception) -> tuple[Response, int]:
+        err = not_found(f"Not found: {request.method} {request.path} (not served by the local BigQuery stand-in)")
+        return jsonify(err.http_body()), 404
+
+    # --- datasets ------------------------------------------------------------------------------------------
+    @app.post(f"{prefix}/datasets")
+    def insert_dataset(project: str) -> tuple[Response, int]:
+        body = _body()
+        ref = body.get("datasetReference") or {}
+        if not ref.get("datasetId"):
+            raise invalid("Required parameter is missing: datasetReference.datasetId")
+        with warehouse.cursor() as cur:
+            return jsonify(warehouse.create_dataset(cur, ref.get("projectId") or project, ref["datasetId"],
+                                                    body)), 200
+
+    @app.get(f"{prefix}/datasets")
+    def list_datasets(project: str) -> Response:
+        with warehouse.cursor() as cur:
+            items = [{"kind": d["kind"], "id": d["id"], "datasetReference": d["datasetReference"],
+                      "location": d.get("location", "US"), "labels": d.get("labels", {})}
+                     for d in warehouse.list_datasets(cur, project)]
+        return jsonify(_paged(items, "datasets", "bigquery#datasetList"))
+
+    @app.get(f"{prefix}/datasets/<dataset>")
+    def get_dataset(project: str, dataset: str) -> Response:
+        with warehouse.cursor() as cur:
+            return jsonify(warehouse.dataset_resource(cur, project, dataset))
+
+    @app.route(f"{prefix}/datasets/<dataset>", methods=["PATCH", "PUT"])
+    def patch_dataset(project: str, dataset: str) -> Response:
+        with warehouse.cursor() as cur:
+            return jsonify(warehouse.update_dataset(cur, project, dataset, _body()))
+
+    @app.delete(f"{prefix}/datasets/<dataset>")
+    def delete_dataset(project: str, dataset: str) -> tuple[str, int]:
+        with warehouse.cursor() as cur:
+            warehouse.delete_dataset(cur, project, dataset, _flag("deleteContents"))
+        return "", 204
+
+    # --- tables --------------------------------------------------------------------------------------------
+    @app.get(f"{prefix}/datasets/<dataset>/tables")
+    def list_tables(project: str, dataset: str) -> Response:
+        with warehouse.cursor() as cur:
+            return jsonify(_paged(warehouse.list_tables(cur, project, dataset), "tables", "bigquery#tableList"))
+
+    @app.get(f"{prefix}/datasets/<dataset>/tables/<table>")
+    def get_table(project: str, dataset: str, table: str) -> Response:
+        with warehouse.cursor() as cur:
+            return jsonify(warehouse.table_resource(cur, TableRef(project, dataset, table)))
+
+    @app.post(f"{prefix}/datasets/<dataset>/tables")
+    def insert_table(project: str, dataset: str) -> Response:
+        body = _body()
+        ref_body = body.get("tableReference") or {}
+        if not ref_body.get("tableId"):
+            raise invalid("Required parameter is missing: tableReference.tableId")
+        ref = TableRef(ref_body.get("projectId") or project, ref_body.get("datasetId") or dataset,
+                       ref_body["tableId"])
+        with warehouse.cursor() as cur:
+            warehouse.create_table(cur, ref, body)
+            return jsonify(warehouse.table_resource(cur, ref))
+
+    @app.delete(f"{prefix}/datasets/<dataset>/tables/<table>")
+    def delete_table(project: str, dataset: str, table: str) -> tuple[str, int]:
+        ref = TableRef(project, dataset, table)
+        with warehouse.cursor() as cur:
+            warehouse.ensure_project(project)
+            warehouse.require_dataset(cur, project, dataset)
+            cur.execute("BEGIN")
+            dropped = warehouse.drop_object(cur, ref)
+            cur.execute("COMMIT")
+        if not dropped:
+            raise not_found(f"Not found: Table {ref.bq_id()}")
+        return "", 204
+
+    @app.get(f"{prefix}/datasets/<dataset>/tables/<table>/data")
+    def list_rows(project: str, dataset: str, table: str) -> Response:
+        ref = TableRef(project, dataset, table)
+        with warehouse.cursor() as cur:
+            warehouse.table_resource(cur, ref)
+        return jsonify(jobs.table_rows(ref, request.args.get("maxResults"), request.args.get("pageToken"),
+                                       request.args.get("startIndex"),
+                                       _flag("formatOptions.useInt64Timestamp")))
+
+    # --- jobs ----------------------------------------------------------------------------------------------
+    @app.post(f"{prefix}/jobs")
+    def insert_job(project: str) -> Response:
+        return jsonify(jobs.insert(project, _body()))
+
+    @app.get(f"{prefix}/jobs")
+    def list_jobs(project: str) -> Response:
+        return jsonify(_paged(jobs.list(project), "jobs", "bigquery#jobList"))
+
+    @app.get(f"{prefix}/jobs/<job_id>")
+    def get_job(project: str, job_id: str) -> Response:
+        return jsonify(jobs.get(project, job_id).resource())
+
+    @app.post(f"{prefix}/jobs/<job_id>/cancel")
+    def cancel_job(project: str, job_id: str) -> Response:
+        return jsonify(jobs.cancel(project, job_id))
+
+    @app.get(f"{prefix}/queries/<job_id>")
+    def get_query_results(project: str, job_id: str) -> Response:
+        args = request.args
+        return jsonify(jobs.results(project, job_id, args.get("maxResults"), args.get("pageToken"),
+                                    args.get("startIndex"), args.get("timeoutMs"),
+                                    _flag("formatOptions.useInt64Timestamp")))
+
+    @app.post(f"{prefix}/queries")
+    def query(project: str) -> Response:
+        return jsonify(jobs.query(project, _body()))
+
+    return app
