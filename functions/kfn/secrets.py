@@ -25,6 +25,7 @@ MASK = "******"
 _cache: dict[str, str] = {}
 _known: set[str] = set()
 _lock = threading.Lock()
+_client: Any = None
 
 
 def remember(value: str) -> None:
@@ -67,7 +68,11 @@ def _from_secret_manager(name: str) -> str | None:
     from google.api_core import exceptions as gexc
     from google.cloud import secretmanager
 
-    client = secretmanager.SecretManagerServiceClient()
+    global _client
+    with _lock:
+        if _client is None:
+            _client = secretmanager.SecretManagerServiceClient()
+        client = _client
     path = f"projects/{project}/secrets/{name}/versions/latest"
     try:
         response = client.access_secret_version(request={"name": path}, timeout=30)

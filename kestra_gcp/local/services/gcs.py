@@ -52,6 +52,15 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1) as response:
@@ -129,6 +138,11 @@ def start(
     for _ in range(3):
         chosen = port or _free_port(host)
         url = f"http://{host}:{chosen}"
+        if not _port_free(host, chosen):  # else another server could answer our readiness probe
+            last_error = f"port {chosen} is in use"
+            if port:
+                break
+            continue
         log = (root / "emulator.log").open("ab")
         process = subprocess.Popen(
             [
@@ -158,7 +172,7 @@ def start(
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
-            if _ready(url):
+            if _ready(url) and process.poll() is None:
                 (root / "emulator.json").write_text(
                     json.dumps({"pid": process.pid, "port": chosen, "url": url})
                 )
