@@ -35,6 +35,7 @@ __all__ = [
     "Template",
     "TemplateError",
     "check",
+    "compile_condition",
     "compile_template",
     "has_template",
     "parse_template",
@@ -133,3 +134,27 @@ def compile_template(text: str, origin: Origin, ctx: CodegenContext) -> Compiled
     out = to_workflows(tpl, ctx)
     out.collected.merge(collected)
     return out
+
+
+def compile_condition(value: Any, origin: Origin, ctx: CodegenContext) -> Compiled:
+    """Compile a condition (`runIf`, If `condition`, Assert `conditions`) to a Workflows boolean: the value is
+    rendered, then judged as Kestra does (`false`, `0`, `-0`, the empty string and null are false).
+    A non-string YAML value (true/false/number) is judged at compile time. Never raises."""
+    if not isinstance(value, str):
+        return Compiled(value is not None and str(value).lower() not in ("false", "0", "-0", ""), "bool")
+    try:
+        tpl = parse_template(value, origin)
+    except TemplateError as e:
+        return Compiled(value, "bool", 0, [e.diagnostic])
+    collected = Collected()
+    diags = check(tpl, ctx.scope, collected)
+    if diags:
+        return Compiled(value, "bool", 0, diags, collected)
+    gen = Generator(ctx)
+    try:
+        cond, size = gen.condition(tpl.body)
+    except PebbleError as e:
+        return Compiled(value, "bool", 0, [_diag(origin, value, e.message, e.pos)], collected)
+    gen.collected.merge(collected)
+    size = max([size, *(len(code) - 3 for _, code in gen.prelude)])
+    return Compiled(cond, "bool", size, [], gen.collected, list(gen.prelude))

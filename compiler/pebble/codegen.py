@@ -62,6 +62,16 @@ class Generator:
             return _escape_const(w.const), "string", 0
         return "${" + w.code + "}", "string", len(w.code)
 
+    def condition(self, body: tuple[ast.Stmt, ...]) -> tuple[Any, int]:
+        """(true/false or "${...}", size): the template rendered, then judged as Kestra's TruthUtils does."""
+        if len(body) == 1 and isinstance(body[0], ast.Print):
+            w = self.truthy(self.expr(body[0].expr))
+        else:
+            w = self.truthy(self.concat(self.stmts(body)))
+        if w.is_const:
+            return bool(w.const), 0
+        return "${" + w.code + "}", len(w.code)
+
     def stmts(self, body: tuple[ast.Stmt, ...]) -> list[W]:
         parts: list[W] = []
         for stmt in body:

@@ -153,6 +153,8 @@ class _Parser:
             value = self.parse_expression()
             self.expect_close("tag_close", "%}")
             return ast.Set(open_tok.pos, var, value)
+        if name.value in ("endif", "endfor", "else", "elseif"):
+            raise PebbleError(f"unexpected '{{% {name.value} %}}' without a matching opening tag", name.pos)
         raise PebbleError(
             f"tag '{name.value}' is not supported (supported: {', '.join(SUPPORTED_TAGS)})", name.pos
         )
