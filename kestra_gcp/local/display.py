@@ -37,7 +37,7 @@ class RunDisplay:
 
     def _line(self, text: str) -> None:
         with self._lock:
-            self.console.print(f"[dim]{time.monotonic() - self._t0:7.2f}s[/] {text}", highlight=False)
+            self.console.print(f"[dim]{time.monotonic() - self._t0:7.2f}s[/] {text}", highlight=False, soft_wrap=True)
 
     def _task_of(self, step: str | None) -> str | None:
         if not step:
