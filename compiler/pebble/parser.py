@@ -194,13 +194,13 @@ class _Parser:
             else:
                 right = self.parse_expression(prec + 1)
                 opname = "==" if t.value == "equals" else t.value
-                left = ast.Binary(t.pos, opname, left, right)
+                left = ast.Binary(left.pos, opname, left, right)
         if min_prec == 0 and self.at_op("?"):
-            q = self.advance()
+            self.advance()
             then = self.parse_expression()
             self.expect_op(":")
             other = self.parse_expression()
-            left = ast.Ternary(q.pos, left, then, other)
+            left = ast.Ternary(left.pos, left, then, other)
         return left
 
     def parse_primary(self) -> ast.Expr:

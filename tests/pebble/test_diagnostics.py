@@ -82,7 +82,8 @@ def test_trigger_without_trigger_is_an_error() -> None:
 
 def test_loop_and_working_dir_need_their_context() -> None:
     ctx = CodegenContext(dataclasses.replace(SCOPE, in_loop=False, working_dir=False))
-    assert "only defined inside ForEach" in compile_template("{{ taskrun.value }}", Origin(), ctx).diagnostics[0].message
+    loop = compile_template("{{ taskrun.value }}", Origin(), ctx)
+    assert "only defined inside ForEach" in loop.diagnostics[0].message
     assert "DuckDB" in compile_template("{{ workingDir }}/x", Origin(), ctx).diagnostics[0].message
 
 
