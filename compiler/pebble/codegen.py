@@ -19,7 +19,23 @@ from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
 from compiler.pebble.registry import FUNCTIONS, Signature
 from compiler.pebble.scope import Collected, Scope
-from compiler.pebble.wexpr import ADD, AND, ATOM, CMP, MUL, NEG, NOT, OR, W, binop, call, const, index, member
+from compiler.pebble.wexpr import (
+    ADD,
+    AND,
+    ATOM,
+    CMP,
+    MUL,
+    NEG,
+    NOT,
+    OR,
+    W,
+    binop,
+    call,
+    const,
+    index,
+    join_strings,
+    member,
+)
 
 INPUT_TYPES = {"INT": "int", "FLOAT": "float", "BOOLEAN": "bool", "ARRAY": "list", "MULTISELECT": "list",
                "JSON": "any", "YAML": "any"}
@@ -109,10 +125,7 @@ class Generator:
             else:
                 folded.append(s)
         folded = [p for p in folded if not (p.is_const and p.const == "")] or [const("")]
-        if len(folded) == 1:
-            return folded[0]
-        code = " + ".join(p.at(ADD) if i == 0 else p.at(ADD + 1) for i, p in enumerate(folded))
-        return W(code, "string", ADD)
+        return join_strings(folded)
 
     def stringify(self, w: W) -> W:
         """A string-typed fragment with Kestra's text rendering of `w` (null -> "", maps/lists -> JSON)."""

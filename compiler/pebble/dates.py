@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from compiler.pebble.errors import PebbleError
-from compiler.pebble.wexpr import ADD, ATOM, MUL, W, call, const, literal_code
+from compiler.pebble.wexpr import ADD, ATOM, MUL, W, call, const, join_strings, literal_code
 
 _CANON = "0000-00-00T00:00:00."  # fixed characters of the canonical form (positions 0..19)
 MONTHS = "January,February,March,April,May,June,July,August,September,October,November,December"
@@ -200,9 +200,7 @@ def _join(s: W, pieces: list[Piece]) -> W:
             codes.append(p)
     if not codes:
         return const("")
-    if len(codes) == 1:
-        return codes[0]
-    return W(" + ".join(c.at(ADD + 1) if i else c.at(ADD) for i, c in enumerate(codes)), "string", ADD)
+    return join_strings(codes)
 
 
 def canonical(seconds: W, zone: str) -> W:

@@ -100,3 +100,14 @@ def binop(left: W, op: str, right: W, prec: int, type: str = "any") -> W:
 
 def is_ident(name: str) -> bool:
     return bool(_IDENT.match(name)) and name not in _KEYWORDS
+
+
+def join_strings(parts: list[W]) -> W:
+    """`a + b + c` for string-typed fragments; string concatenation is associative, so string sums nested
+    inside are not parenthesised."""
+    if len(parts) == 1:
+        return parts[0]
+    code = " + ".join(
+        p.at(ADD) if i == 0 or (p.type == "string" and p.prec == ADD) else p.at(ADD + 1) for i, p in enumerate(parts)
+    )
+    return W(code, "string", ADD)
