@@ -110,9 +110,14 @@ class StepBuilder:
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
             self.done.setdefault(kid.id, kid.spec.outputs)
-        body: list[Step] = [{f"{n}_attempt": {"assign": [{v_att: f"${{{v_att} + 1}}"}]}}, *core]
+        success = {f"{n}_end": {"assign": [
+            {v_run: {"id": node.id, "state": "SUCCESS", "attempts": f"${{{v_att}}}",
+                     "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
+            {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
+        ]}}
+        body: list[Step] = [{f"{n}_attempt": {"assign": [{v_att: f"${{{v_att} + 1}}"}]}}, *core, success]
         try_step: dict[str, Any] = {"try": {"steps": body}}
-        retry = node.effective_retry(self.flow.retry) if not node.spec.flowable else node.model.retry
+        retry = node.effective_retry(self.flow.retry)
         if retry is not None and not node.spec.flowable:
             policy = retry_policy(retry)
             if policy is not None:
@@ -128,15 +133,9 @@ class StepBuilder:
             ]}},
             *self._failure_policy(n, node, fail_state),
         ]}
-        success_state = "SUCCESS"
         steps: list[Step] = [
             {f"{n}_begin": {"assign": [{v_start: "${time.format(sys.now())}"}, {v_att: 0}]}},
             {f"{n}_try": try_step},
-            {f"{n}_end": {"assign": [
-                {v_run: {"id": node.id, "state": success_state, "attempts": f"${{{v_att}}}",
-                         "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
-                {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
-            ]}},
         ]
         if node.model.runIf is not None and node.model.runIf is not True and node.model.runIf != "true":
             cond = self.expr.value(node.model.runIf, (*node.path, "runIf"), self.scope())
@@ -146,8 +145,7 @@ class StepBuilder:
                 {f"{n}_run_if": {"call": "kestra_truthy", "args": {"v": cond}, "result": f"{n}_enabled"}},
                 {f"{n}_check": {"switch": [
                     {"condition": f"${{{n}_enabled}}", "steps": steps},
-                    {"condition": True, "assign": [{"task_runs": "${list.concat(task_runs, "
-                                                     + f"{n}_skipped)}}"}] if False else [
+                    {"condition": True, "assign": [
                         {f"{n}_skipped": skipped}, {"task_runs": f"${{list.concat(task_runs, {n}_skipped)}}"}]},
                 ]}},
             ]
@@ -163,12 +161,7 @@ class StepBuilder:
                 {f"{n}_raise": {"raise": "${e}"}},
             ]
         if fail_state == "WARNING":
-            return [{f"{n}_warning": {"switch": [
-                {"condition": '${state == "SUCCESS"}', "assign": [{"state": "WARNING"}]}]}},
-                {f"{n}_log": {"call": "sys.log", "args": {
-                    "text": f"${{\"task '{node.id}' failed (allowFailure): \" + {n}_message}}",
-                    "severity": "WARNING"}}},
-                {f"{n}_skip": {"next": f"{n}_after"}}] if False else [
+            return [
                 {f"{n}_warning": {"switch": [
                     {"condition": '${state == "SUCCESS"}', "assign": [{"state": "WARNING"}]}]}},
                 {f"{n}_log": {"call": "sys.log", "args": {
