@@ -41,8 +41,9 @@ def test_versions_pinned() -> None:
 
 def test_every_variable_is_described_and_typed() -> None:
     variables = [b for b in BLOCKS if b.kind == "variable"]
+    names = {v.name for v in variables}
     assert {"project_id", "region", "name_prefix", "build_dir", "deletion_protection", "function_memory",
-            "function_cpu", "function_timeout_seconds", "postgres_connections", "alert_email"} <= {v.name for v in variables}
+            "function_cpu", "function_timeout_seconds", "postgres_connections", "alert_email"} <= names
     for var in variables:
         assert var.body.get("description"), f"variable {var.name} has no description"
         assert "type" in var.body, f"variable {var.name} has no type"

@@ -174,8 +174,9 @@ def test_state_bucket_grants_by_prefix(case: tuple[Path, dict[str, Any]]) -> Non
             assert principal == "jobs" and grant["role"] == "roles/storage.objectViewer"
         else:
             assert prefix == "executions/"
-            assert principal in {"fn:download", "fn:gcs", "fn:postgres", "fn:bigquery", "fn:duckdb", "fn:purge",
-                                 "jobs"} or (principal.startswith("wf:") and grant["role"] == "roles/storage.objectViewer")
+            reader = principal.startswith("wf:") and grant["role"] == "roles/storage.objectViewer"
+            assert reader or principal in {"fn:download", "fn:gcs", "fn:postgres", "fn:bigquery", "fn:duckdb",
+                                           "fn:purge", "jobs"}
     assert not any(g["principal"] == "fn:trigger" for g in w["state_bucket_roles"].values())
 
 
@@ -249,12 +250,15 @@ def test_variables_change_the_wiring(tmp_path: Path) -> None:
         "function_overrides": {"download": {"memory": "4Gi", "cpu": "2"}},
     })
     assert w["pg_created_secrets"] == {}
-    assert json.loads(w["function_env"]["postgres"]["KESTRA_GCP_PG_CONNECTIONS"]) == {"pgdatabase:5432": "secret:prod-pg-url"}
+    pg_env = json.loads(w["function_env"]["postgres"]["KESTRA_GCP_PG_CONNECTIONS"])
+    assert pg_env == {"pgdatabase:5432": "secret:prod-pg-url"}
     assert "prod-pg-url|fn:postgres" in w["secret_roles"]
     assert w["kv_unset"] == []
-    assert json.loads(w["kv_objects"]["kv/zoomcamp/GCP_DATASET"]) == {"value": "zoomcamp", "type": "STRING", "expiresAt": None}
+    seeded = json.loads(w["kv_objects"]["kv/zoomcamp/GCP_DATASET"])
+    assert seeded == {"value": "zoomcamp", "type": "STRING", "expiresAt": None}
     assert w["function_env"]["download"]["KESTRA_GCP_DOWNLOAD_ALLOW"] == "10.0.0.0/8"
-    assert w["function_resources"]["download"] == {"memory": "4Gi", "cpu": "2", "timeout_seconds": 1800, "max_instances": 10}
+    resources = w["function_resources"]["download"]
+    assert resources == {"memory": "4Gi", "cpu": "2", "timeout_seconds": 1800, "max_instances": 10}
     assert w["function_names"]["download"] == "acme-data-01-download"
     for sa in w["service_accounts"].values():
         assert SA_ID.match(sa["account_id"]), sa
