@@ -299,6 +299,10 @@ class Generator:
         left, right = self.expr(e.left), self.expr(e.right)
         if op == "~":
             return self.concat([left, right])
+        for side in (left, right):
+            if side.is_const and isinstance(side.const, str) and "{{secret:" in side.const:
+                raise PebbleError(f"operator '{op}' cannot be applied to a secret: secret() can only be "
+                                  "inserted as text", e.pos)
         if op in ("and", "or"):
             lb, rb = self.truthy(left), self.truthy(right)
             prec = AND if op == "and" else OR

@@ -236,8 +236,8 @@ def date_add_months(base: W, amount: W, unit: str, hoist: Hoist) -> W:
     """Add months to an RFC 3339 string in its own offset, clamping the day to the month's end (Java)."""
     k = MONTH_UNITS[unit]
     if amount.is_const and isinstance(amount.const, int):
-        add = amount.const * k
-        months = f"{_num(base, 0, 4).code} * 12 + {_num(base, 5, 7).code} - 1"
+        add = amount.const * k - 1  # months are counted from 0 (January of year 0)
+        months = f"{_num(base, 0, 4).code} * 12 + {_num(base, 5, 7).code}"
         months = f"{months} + {add}" if add > 0 else (f"{months} - {-add}" if add < 0 else months)
     else:
         months = f"{_num(base, 0, 4).code} * 12 + {_num(base, 5, 7).code} - 1 + {amount.at(MUL)} * {k}"

@@ -49,6 +49,9 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
         return _date_add(g, e, W("", "any"), sig)
     v = g.expr(e.operand)
     args = e.args
+    if v.is_const and isinstance(v.const, str) and "{{secret:" in v.const and name != "string":
+        raise PebbleError(f"filter '{name}' cannot be applied to a secret: secret() is only resolved by the "
+                          "function that uses it, so it can only be inserted as text", e.name_pos)
 
     def arg(i: int) -> W | None:
         return g.arg(args, i, sig)

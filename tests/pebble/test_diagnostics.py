@@ -53,6 +53,8 @@ ERRORS: list[tuple[str, str, int]] = [
     ("{{ render(inputs.taxi) }}", "render() of a runtime value cannot be compiled", 4),
     ("{{ execution.state }}", "'execution.state' cannot be compiled", 4),
     ("{{ inputs.taxi.toUpperCase() }}", "method call '.toUpperCase()' cannot be compiled", 4),
+    ("{{ secret('TOKEN') | upper }}", "cannot be applied to a secret", 22),
+    ("{{ secret('TOKEN') == 'x' }}", "cannot be applied to a secret", 4),
     ("{{ inputs.n | date('yyyy') }}", "date filters on epoch numbers cannot be compiled", 4),
 ]
 
