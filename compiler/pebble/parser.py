@@ -291,17 +291,3 @@ class _Parser:
 def parse(src: str) -> tuple[ast.Stmt, ...]:
     """Parse template text into its statements. Raises PebbleError (with a text offset) on syntax errors."""
     return _Parser(src).parse_template()
-
-
-def parse_expression(src: str) -> ast.Expr:
-    """Parse a bare expression (no `{{ }}`), e.g. a ForEach `values` written as an expression."""
-    tokens_src = "{{" + src + "}}"
-    p = _Parser(tokens_src)
-    p.advance()
-    expr = p.parse_expression()
-    p.expect_close("print_close", "}}")
-    return _shift(expr)
-
-
-def _shift(expr: ast.Expr) -> ast.Expr:  # offsets of parse_expression() are relative to the added '{{'
-    return expr
