@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.pebble import Origin, compile_template, compile_condition
+from compiler.pebble import Origin, compile_condition, compile_template
 from tests.pebble.context import CTX, CTX_HOIST
 from tests.pebble.test_diagnostics import ERRORS
 from tests.pebble.test_values import CASES
