@@ -56,14 +56,14 @@ def run(
         for line in exc.diagnostics:
             err.print(line, markup=False)
         raise
-    typed = parse_inputs(session.flow.get("inputs", []), raw_inputs)
+    typed = parse_inputs(session.declared_inputs(), raw_inputs)
     with session:
         outcome = session.run(session.argument(typed))
     display.summary(outcome)
     if json_out:
         sys.stdout.write(json.dumps(outcome.to_json(), default=str) + "\n")
         sys.stdout.flush()
-    raise typer.Exit(0 if outcome.ok else 1)
+    sys.exit(0 if outcome.ok else 1)  # SystemExit: the root CLI runs click with standalone_mode=False
 
 
 def backfill(
@@ -92,7 +92,7 @@ def backfill(
     code = run_backfill(flow, trigger, start, end, project=project or None, region=region or None,
                         concurrency=concurrency or None, force=force, json_out=json_out,
                         connections=_connections(connection), endpoint=endpoint or None, console=_err())
-    raise typer.Exit(code)
+    sys.exit(code)
 
 
 @services_app.command("status")

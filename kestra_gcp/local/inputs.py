@@ -61,7 +61,8 @@ def _parse_one(spec: dict[str, Any], raw: str) -> Any:
         return value
     if kind == "SELECT":
         values = spec.get("values")
-        if isinstance(values, list) and values and raw not in [str(v) for v in values]:
+        custom = bool(spec.get("allowCustomValue"))
+        if isinstance(values, list) and values and not custom and raw not in [str(v) for v in values]:
             raise UserError(f"input '{name}': {raw!r} is not one of {', '.join(str(v) for v in values)}")
     return raw
 

@@ -161,6 +161,19 @@ class LocalSession:
             self.workflows[wid] = result.workflows[wid]
             self.manifest["flows"][wid] = result.manifest["flows"][wid]
 
+    def declared_inputs(self) -> list[dict[str, Any]]:
+        """The manifest's inputs, with `values`/`allowCustomValue` of SELECTs read from the flow source."""
+        try:
+            doc = YAML(typ="safe").load(self.flow_path.read_text())
+            source = {str(i.get("id")): i for i in (doc.get("inputs") or []) if isinstance(i, dict)}
+        except Exception:
+            source = {}
+        merged = []
+        for spec in self.flow.get("inputs", []):
+            extra = source.get(str(spec.get("id")), {})
+            merged.append({**{k: extra[k] for k in ("values", "allowCustomValue") if k in extra}, **spec})
+        return merged
+
     @property
     def flow(self) -> dict[str, Any]:
         return dict(self.manifest["flows"][self.workflow_id])
