@@ -100,8 +100,31 @@ class Generator:
             elif isinstance(stmt, ast.If):
                 parts.append(self.if_stmt(stmt))
             elif isinstance(stmt, ast.For):
-                raise PebbleError("'{% for %}' cannot be compiled to a Workflows expression; "
-                                  "use a ForEach task", stmt.pos)
+                parts.extend(self.unroll(stmt))
+        return parts
+
+    def unroll(self, stmt: ast.For) -> list[W]:
+        """A `{% for %}` over a compile-time list or map is unrolled; a runtime one cannot be compiled."""
+        it = self.expr(stmt.iterable)
+        if not it.is_const or not isinstance(it.const, (list, dict)):
+            raise PebbleError("'{% for %}' over a runtime value cannot be compiled to a Workflows expression; "
+                              "use a ForEach task", stmt.pos)
+        items = list(it.const.items()) if isinstance(it.const, dict) else list(enumerate(it.const))
+        if not items:
+            return self.stmts(stmt.orelse)
+        parts: list[W] = []
+        for i, (key, value) in enumerate(items):
+            entry = value if stmt.key_var or isinstance(it.const, list) else {"key": key, "value": value}
+            frame = {stmt.var: const(entry),
+                     "loop": const({"index": i, "revindex": len(items) - i - 1, "first": i == 0,
+                                    "last": i == len(items) - 1, "length": len(items)})}
+            if stmt.key_var:
+                frame[stmt.key_var] = const(key)
+            self.locals.append(frame)
+            try:
+                parts.extend(self.stmts(stmt.body))
+            finally:
+                self.locals.pop()
         return parts
 
     def if_stmt(self, stmt: ast.If) -> W:

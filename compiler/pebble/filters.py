@@ -10,7 +10,7 @@ from compiler.pebble import ast, dates
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
 from compiler.pebble.registry import FILTERS
-from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const
+from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const, index, member
 
 if TYPE_CHECKING:
     from compiler.pebble.codegen import Generator
@@ -43,6 +43,11 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
         raise PebbleError(f"unknown filter '{name}'", e.name_pos)
     if name == "default":
         return _default(g, e)
+    if name in ("first", "last") and isinstance(e.operand, ast.Filter) and e.operand.name == "jq":
+        return _jq_path(g, e.operand)
+    if name == "jq":
+        raise PebbleError("jq returns a list: only `| jq('.a.b') | first` with a plain path can be compiled",
+                          e.name_pos)
     if name == "date" and _instant(g, e.operand) is not None:
         return _date(g, e, None, sig)
     if name == "dateAdd":
@@ -131,6 +136,31 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
             raise PebbleError("timestamp of a DATE in a zone other than UTC cannot be compiled", e.name_pos)
         return call("int", dates.to_seconds(v, kind), type="int")
     raise PebbleError(f"filter '{name}' cannot be compiled to a Workflows expression", e.name_pos)
+
+
+_JQ_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\["([^"\\]*)"\]|\.\["([^"\\]*)"\]')
+
+
+def _jq_path(g: Generator, jq: ast.Filter) -> W:
+    """`x | jq('.a.b[0]') | first` -> `x.a.b[0]` (a JSON string input is decoded first)."""
+    expr = g.const_arg(jq.args, 0, FILTERS["jq"], "jq: expression", jq.name_pos)
+    if not isinstance(expr, str):
+        raise PebbleError("jq: the expression must be a constant string", jq.name_pos)
+    text = expr.strip()
+    steps: list[str | int] = []
+    i = 1 if text.startswith(".") and (len(text) == 1 or text[1] in "[") else 0
+    while i < len(text):
+        m = _JQ_STEP.match(text, i)
+        if not m:
+            raise PebbleError(f"jq expression {expr!r} cannot be compiled (only paths like '.a.b[0]')", jq.name_pos)
+        name, num, key, key2 = m.groups()
+        steps.append(int(num) if num is not None else (name or key or key2 or ""))
+        i = m.end()
+    v = g.expr(jq.operand)
+    w = call("json.decode", v) if v.type == "string" else v
+    for step in steps:
+        w = index(w, const(step)) if isinstance(step, int) else member(w, step)
+    return w
 
 
 def _fold(name: str, v: object) -> object:

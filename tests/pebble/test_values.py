@@ -178,6 +178,12 @@ CASES: list[tuple[str, Any]] = [
     ("{% if inputs.taxi == 'yellow' %}Y{% elseif inputs.taxi == 'green' %}G{% else %}?{% endif %}", "G"),
     ("{% if inputs.flag %}on{% endif %}", "on"),
     ("{% set x = inputs.taxi | upper %}{{ x }}-{{ x }}", "GREEN-GREEN"),
+    ("{% for c in vars.list %}{{ c }}{% if not loop.last %},{% endif %}{% endfor %}", "1,2,3"),
+    ("{% for k, v in vars.obj %}{{ k }}={{ v }}{% endfor %}", "a=x"),
+    ("{% for c in [] %}x{% else %}none{% endfor %}", "none"),
+    ("{% for e in vars.obj %}{{ e.key }}:{{ e.value }}{% endfor %}", "a:x"),
+    ("{{ outputs.count.vars | jq('.a') | first }}", 1),
+    ("{{ inputs.json | jq('.k[1]') | first }}", 2),
     # dates (server zone UTC; trigger.date carries the schedule's offset)
     ("{{ trigger.date | date('yyyy-MM') }}", "2024-02"),
     ("{{ trigger.date | date('yyyy-MM', timeZone='Europe/Paris') }}", "2024-03"),
