@@ -288,7 +288,7 @@ def parse_flow(text: str, file: str) -> tuple[FlowIR | None, list[Diagnostic]]:
     else:
         flow.labels = {str(k): v for k, v in labels.items()}
     # tasks
-    flow.tasks = f.tasks(data.get("tasks"), ("tasks",), None)
+    flow.tasks = f.tasks(data.get("tasks"), ("tasks",), None) if isinstance(data.get("tasks"), list) else []
     flow.errors = f.tasks(data.get("errors"), ("errors",), None)
     flow.finally_ = f.tasks(data.get("finally"), ("finally",), None)
     flow.after_execution = f.tasks(data.get("afterExecution"), ("afterExecution",), None)

@@ -50,6 +50,15 @@ def _loc_message(err: dict[str, Any], model: type[BaseModel] | None, what: str) 
         return f"unknown property '{name}' for {what}{did_you_mean(name, [*known, *aliases])}"
     if kind == "missing":
         return f"missing required property '{name}' for {what}"
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"'{name}' must be one of {str(ctx.get('expected', '')).replace(' or ', ', ')}, not {err['input']!r}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"'{name}' must be {op} {bound}, not {err['input']!r}"
+    if kind == "string_pattern_mismatch":
+        return f"invalid {name} {err['input']!r}: use letters, digits, '_' and '-'"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
