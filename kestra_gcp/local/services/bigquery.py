@@ -120,11 +120,16 @@ def _main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
-    from kestra_gcp.standins.bigquery import serve
+    import threading
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from kestra_gcp.standins.bigquery.server import BigQueryStandin
+
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    serve(args.host, args.port, args.data_dir)
+    standin = BigQueryStandin(args.data_dir, args.host, args.port)
+    # SIGTERM: stop serving from another thread, then close the DuckDB files cleanly
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=standin._server.shutdown).start())
+    standin.serve_forever()
+    standin.stop()
     return 0
 
 
