@@ -30,7 +30,7 @@ locals {
     flatten(values(local.flow_functions)),
     length(local.schedules) > 0 ? ["trigger"] : [],
   ))
-  functions = setintersection(local.functions_used, toset(local.all_functions))
+  functions      = setintersection(local.functions_used, toset(local.all_functions))
   function_names = { for fn in local.functions : fn => "${var.name_prefix}-${fn}" }
 
   function_resources = {
@@ -70,7 +70,7 @@ locals {
     k => "${var.name_prefix}-pg-${trim(lower(replace(k, "/[^A-Za-z0-9]+/", "-")), "-")}"
     if !contains(keys(var.postgres_connections), k)
   }
-  pg_secrets        = merge(local.pg_created_secrets, var.postgres_connections)
+  pg_secrets         = merge(local.pg_created_secrets, var.postgres_connections)
   pg_connections_env = jsonencode({ for k, id in local.pg_secrets : k => "secret:${id}" })
 
   # ---- buckets and datasets owned by Terraform --------------------------------------------------------

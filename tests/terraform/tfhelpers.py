@@ -95,13 +95,23 @@ def _terraform(workdir: Path, *args: str) -> str:
     cli_config = workdir / "empty.tfrc"
     cli_config.touch()
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(cli_config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    chdir = [] if args and args[0].startswith("-chdir=") else [f"-chdir={workdir}"]
     proc = subprocess.run(
-        [str(TOOLS_PYTHON), str(SHIM), f"-chdir={workdir}", *args],
+        [str(TOOLS_PYTHON), str(SHIM), *chdir, *args],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     if proc.returncode != 0:
         raise TerraformError(proc.stdout + proc.stderr)
     return proc.stdout
+
+
+def terraform_fmt_check(workdir: Path) -> str:
+    """Names of the terraform/ files `terraform fmt` would change (empty: all formatted)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _terraform(workdir, f"-chdir={TERRAFORM_DIR}", "fmt", "-check", "-list=true", "-no-color")
+    except TerraformError as exc:
+        return str(exc) or "terraform fmt failed"
 
 
 def evaluate_wiring(build_dir: Path, workdir: Path, variables: dict[str, Any] | None = None) -> dict[str, Any]:
