@@ -2,13 +2,16 @@
 
 Typical use by the compiler, for every string property of a flow:
 
-    origin = Origin(path, line, col, style)          # where the YAML scalar starts
-    tpl = parse_template(text, origin)               # raises TemplateError (with .diagnostic) on bad syntax
-    diags = check(tpl, scope, collected)             # undefined names, unknown filters...; fills `collected`
-    out = to_workflows(tpl, CodegenContext(scope))   # out.value: a literal or a "${...}" string; out.diagnostics
+    origin = Origin(path, line, col, style, block_indent)  # where the YAML scalar starts
+    tpl = parse_template(text, origin)        # raises TemplateError (with .diagnostic) on bad syntax
+    diags = check(tpl, scope, collected)      # undefined names, unknown filters...; fills `collected`
+    out = to_workflows(tpl, CodegenContext(scope))  # out.value: a literal or "${...}"; out.diagnostics
 
-`compile_template(text, origin, ctx)` does the three at once and never raises. Parsing is cached by text.
-`has_template(text)` is a cheap test to skip strings with no `{{`/`{%`.
+`compile_template(text, origin, ctx)` does the three at once and never raises; `compile_condition` does the
+same for `runIf`/If conditions and returns a Workflows boolean judged with Kestra's truthiness.
+With `CodegenContext(hoist=True, temp_prefix=...)`, long repeated sub-expressions (dates) go into
+`out.prelude`, `(variable, "${...}")` pairs to assign before the value is used; `out.size` is the length of the
+longest expression emitted. Parsing is cached by text; `has_template(text)` cheaply skips plain strings.
 """
 
 from __future__ import annotations
