@@ -132,15 +132,19 @@ class CloudExecutor:
     def __init__(self, project: str, region: str, workflow: str, endpoint: str | None) -> None:
         from google.cloud.workflows import executions_v1
 
-        options: dict[str, Any] = {}
-        credentials = None
-        if endpoint:
+        if endpoint:  # a local Executions API: plaintext gRPC, anonymous (executions_v1 ships gRPC only)
+            import grpc
             from google.auth.credentials import AnonymousCredentials
+            from google.cloud.workflows.executions_v1.services.executions.transports import (
+                ExecutionsGrpcTransport,
+            )
 
-            options["api_endpoint"] = endpoint
-            credentials = AnonymousCredentials()
-        self.client = executions_v1.ExecutionsClient(transport="rest", client_options=options,
-                                                     credentials=credentials)
+            address = endpoint.split("://", 1)[-1].rstrip("/")
+            transport = ExecutionsGrpcTransport(channel=grpc.insecure_channel(address),
+                                                credentials=AnonymousCredentials())
+            self.client = executions_v1.ExecutionsClient(transport=transport)
+        else:
+            self.client = executions_v1.ExecutionsClient()
         self.parent = f"projects/{project}/locations/{region}/workflows/{workflow}"
         self.types = executions_v1
 
