@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_cloud_backfill_creates_one_execution_per_tick_with_kestra_trigger_varia
                                     "previous": "2018-12-01T09:00:00Z"}
         assert first["labels"]["system.from"] == "trigger"
         # concurrency limit 1: no two executions overlapped
-        for before, after in zip(executions, executions[1:], strict=False):
+        for before, after in itertools.pairwise(executions):
             assert before.end_time <= after.start_time
         # resumable: nothing to do the second time, everything the third with --force
         again = subprocess.run(args, cwd=cwd, text=True, capture_output=True, timeout=120)
