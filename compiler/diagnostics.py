@@ -8,11 +8,11 @@ Lines and columns are 1-based.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a diagnostic is: errors fail validation, warnings do not."""
 
     ERROR = "error"

@@ -207,7 +207,7 @@ def parse_flow(text: str, file: str) -> tuple[FlowIR | None, list[Diagnostic]]:
         return None, f.diags
     for key in data:
         if key not in FLOW_KEYS:
-            f.err((key,), f"unknown flow property '{key}'{did_you_mean(str(key), FLOW_KEYS)}", at_key=True)
+            f.err((key,), f"unknown flow property '{key}'{did_you_mean(str(key), list(FLOW_KEYS))}", at_key=True)
     for key in ("id", "namespace", "tasks"):
         if key not in data:
             f.err((), f"flow is missing required property '{key}'")

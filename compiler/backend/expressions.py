@@ -42,7 +42,7 @@ class Expressions:
         if style in ("literal", "folded") and pos.line < len(self.lines):
             nxt = self.lines[pos.line]  # the first content line (0-based index = 1-based line)
             indent = len(nxt) - len(nxt.lstrip(" "))
-        return _pebble.Origin(self.source.path, pos.line, pos.col, style, indent)  # type: ignore[union-attr]
+        return _pebble.Origin(self.source.path, pos.line, pos.col, style, indent)  # type: ignore[arg-type]
 
     def string(self, text: str, path: Path, scope: Any) -> ExprResult:
         if "{{" not in text and "{%" not in text and "{#" not in text and "${" not in text:

@@ -109,7 +109,8 @@ def helper_subworkflows() -> dict[str, Any]:
                     ]}}]},
                 ]}}]}]}},
                 {"message": {"switch": [{"condition": '${"message" in e}', "steps": [{"with_code": {"switch": [
-                    {"condition": '${"code" in e}', "return": '${string(e.message) + " (HTTP " + string(e.code) + ")"}'},
+                    {"condition": '${"code" in e}',
+                     "return": '${string(e.message) + " (HTTP " + string(e.code) + ")"}'},
                     {"condition": True, "return": "${string(e.message)}"},
                 ]}}]}]}},
                 {"fallback": {"return": "${json.encode_to_string(e)}"}},
@@ -154,8 +155,8 @@ def helper_subworkflows() -> dict[str, Any]:
                     {"condition": '${get_type(v) == "list"}', "return": "${v}"},
                     {"condition": '${get_type(v) == "string"}', "return": "${json.decode(v)}"},
                 ]}},
-                {"bad": {"raise": {"tags": ["KestraTaskError"],
-                                   "message": "${\"ForEach values must be a list, got \" + json.encode_to_string(v)}"}}},
+                {"bad": {"raise": {"tags": ["KestraTaskError"], "message":
+                                   "${\"ForEach values must be a list, got \" + json.encode_to_string(v)}"}}},
             ],
         },
     }

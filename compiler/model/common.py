@@ -40,7 +40,7 @@ def duration_seconds(value: str | None) -> float | None:
     return None if value is None else parse_duration(value)
 
 
-def _loc_message(err: dict[str, Any], model: type[BaseModel] | None, what: str) -> str:
+def _loc_message(err: Any, model: type[BaseModel] | None, what: str) -> str:
     kind = err["type"]
     loc = err["loc"]
     name = str(loc[-1]) if loc else ""

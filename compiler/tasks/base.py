@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,7 +52,7 @@ class TaskSpec:
     """
 
     type: str
-    model: type[TaskBase]
+    model: builtins.type[TaskBase]
     generate: Generate
     outputs: frozenset[str] | None = frozenset()
     children: tuple[str, ...] = ()

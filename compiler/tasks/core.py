@@ -171,7 +171,8 @@ def _labels(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     n = step_name(node.id)
     raw = node.raw["labels"]
     if isinstance(raw, list):
-        pairs = [(str(item.get("key")), item.get("value"), ("labels", i, "value")) for i, item in enumerate(raw)]
+        pairs: list[tuple[str, Any, tuple[str | int, ...]]] = [
+            (str(item.get("key")), item.get("value"), ("labels", i, "value")) for i, item in enumerate(raw)]
     elif isinstance(raw, dict):
         pairs = [(str(k), v, ("labels", k)) for k, v in raw.items()]
     else:

@@ -132,7 +132,7 @@ def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) ->
     if isinstance(raw, list):
         values: Any = b.value(node, values_prop)
     else:
-        compiled, vtype = b.typed(node, values_prop)
+        compiled, _ = b.typed(node, values_prop)
         prelude = [{f"{n}_values": {"call": "kestra_list", "args": {"v": compiled}, "result": f"{n}_items"}}]
         values = f"${{{n}_items}}"
     b.loop_depth += 1

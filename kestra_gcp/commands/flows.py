@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 
+from compiler.diagnostics import Diagnostic
+
 from kestra_gcp.errors import UserError
 
 
-def _print_diagnostics(diags: list, fmt: str) -> None:  # type: ignore[type-arg]
+def _print_diagnostics(diags: list[Diagnostic], fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps([d.to_json() for d in diags], indent=2))
         return

@@ -44,7 +44,7 @@ def function_double() -> Iterator[FunctionDouble]:
     double = FunctionDouble()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             payload = json.loads(self.rfile.read(length) or b"{}")
             status, body = double.answer(self.path.strip("/"), payload)

@@ -18,10 +18,10 @@ def _steps(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every (name, step) in a workflow document, depth first."""
     if isinstance(doc, dict):
         for key, value in doc.items():
-            if isinstance(value, dict) and key not in ("args", "body", "assign", "raise", "return"):
-                if any(k in value for k in ("call", "assign", "switch", "for", "parallel", "raise", "try",
-                                            "steps", "return", "next")):
-                    yield key, value
+            if (isinstance(value, dict) and key not in ("args", "body", "assign", "raise", "return")
+                    and any(k in value for k in ("call", "assign", "switch", "for", "parallel", "raise", "try",
+                                                 "steps", "return", "next"))):
+                yield key, value
             yield from _steps(value)
     elif isinstance(doc, list):
         for item in doc:
@@ -83,7 +83,8 @@ def test_if_switch(one: Callable[..., Compiled]) -> None:
 
 
 def test_foreach_sequential_and_parallel(one: Callable[..., Compiled]) -> None:
-    body = "    tasks:\n      - id: {c}\n        type: io.kestra.plugin.core.log.Log\n        message: \"{{{{ taskrun.value }}}}\"\n"
+    body = ("    tasks:\n      - id: {c}\n        type: io.kestra.plugin.core.log.Log\n"
+            "        message: \"{{{{ taskrun.value }}}}\"\n")
     c = one("  - id: seq\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2]\n" + body.format(c="a")
             + "  - id: par\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"{{ inputs.v }}\"\n"
             "    concurrencyLimit: 3\n" + body.format(c="b"),
@@ -180,7 +181,8 @@ def test_shell_wget_idiom(one: Callable[..., Compiled]) -> None:
 def test_jdbc_and_duckdb(one: Callable[..., Compiled]) -> None:
     c = one("  - id: q\n    type: io.kestra.plugin.jdbc.postgresql.CopyIn\n    url: jdbc:postgresql://db:5433/x\n"
             "    from: gs://b/o.csv\n    table: t\n    format: CSV\n"
-            "  - id: dq\n    type: io.kestra.plugin.jdbc.duckdb.Query\n    sql: SELECT * FROM '{{ workingDir }}/a.csv'\n")
+            "  - id: dq\n    type: io.kestra.plugin.jdbc.duckdb.Query\n"
+            "    sql: SELECT * FROM '{{ workingDir }}/a.csv'\n")
     assert c.step("q_call")["args"]["body"]["task"]["from"] == "gs://b/o.csv"
     assert c.step("dq_call")["args"]["body"]["task"]["sql"] == "SELECT * FROM '{{workingDir}}/a.csv'"
     assert c.result.manifest["flows"]["tests-t"]["postgres"][0]["key"] == "db:5433"
@@ -216,7 +218,8 @@ def test_secret_is_a_marker(one: Callable[..., Compiled]) -> None:
      {"max_retries": 1, "backoff": {"initial_delay": 3, "max_delay": 3, "multiplier": 1}}),
 ])
 def test_retry_policies(one: Callable[..., Compiled], retry: str, expected: dict[str, Any]) -> None:
-    c = one(f"  - id: d\n    type: io.kestra.plugin.core.http.Download\n    uri: https://x\n    retry:\n      {retry}\n")
+    c = one(f"  - id: d\n    type: io.kestra.plugin.core.http.Download\n    uri: https://x\n"
+            f"    retry:\n      {retry}\n")
     assert c.step("d_try")["retry"] == {"predicate": "${kestra_transient}", **expected}
 
 
