@@ -22,11 +22,11 @@ ASSIGNS = """
       - i: ${i + 1}
 - loop:
     switch:
-      - condition: ${i < %d}
+      - condition: ${i < @HALF@}
         next: inc
 - done:
     return: ${i}
-""" % (ASSIGN_STEPS // 2)
+""".replace("@HALF@", str(ASSIGN_STEPS // 2))
 
 LOOP = """
 main:

@@ -107,8 +107,9 @@ def run(
 
 @workflows_app.command("serve")
 def serve(
-    directory: Path = typer.Argument(..., help="Directory of workflow files; the id is the file name stem.",
-                                     exists=True, file_okay=False),
+    directory: Path = typer.Argument(
+        ..., help="Directory of workflow files; the id is the file name stem.", exists=True, file_okay=False
+    ),
     port: int = typer.Option(8090, "--port", "-p", help="Port of the REST API on 127.0.0.1 (0: any)."),
     grpc_port: int = typer.Option(-1, "--grpc-port", help="Also serve gRPC on this port (0: any, -1: off)."),
     env: list[str] = typer.Option([], "--env", "-e", help="NAME=VALUE user environment variable (repeatable)."),
@@ -125,8 +126,14 @@ def serve(
     if not sources:
         raise UserError(f"{directory}: no workflow files (*.yaml, *.yml, *.json)")
     try:
-        engine = Engine(sources, env=_parse_env(env), on_event=_stderr_events(False), filenames=names,
-                        project=project, location=location)
+        engine = Engine(
+            sources,
+            env=_parse_env(env),
+            on_event=_stderr_events(False),
+            filenames=names,
+            project=project,
+            location=location,
+        )
     except DeployError as exc:
         raise UserError(str(exc)) from None
     api = ExecutionsApi(engine)
@@ -134,8 +141,12 @@ def serve(
         server = api.serve(port)
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-    print(f"Executions API: http://127.0.0.1:{server.server_address[1]}/v1 "
-          f"({len(sources)} workflows: {', '.join(sorted(sources))})", file=sys.stderr, flush=True)
+    print(
+        f"Executions API: http://127.0.0.1:{server.server_address[1]}/v1 "
+        f"({len(sources)} workflows: {', '.join(sorted(sources))})",
+        file=sys.stderr,
+        flush=True,
+    )
     grpc_server = None
     if grpc_port >= 0:
         from kestra_gcp.engine.api_grpc import serve_grpc

@@ -45,9 +45,7 @@ from kestra_gcp.engine.runtime import Runtime
 from kestra_gcp.engine.scope import Scope
 
 
-def evaluate_expression(
-    text: Any, variables: dict[str, Any] | None = None, env: dict[str, str] | None = None
-) -> Any:
+def evaluate_expression(text: Any, variables: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Any:
     """Evaluate a `${...}` expression (or a value containing some) against `variables`."""
     fn = compile_value(text, "<expression>")
     scope = Scope(Runtime(env=env))

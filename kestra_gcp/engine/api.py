@@ -108,7 +108,7 @@ class ExecutionsApi:
         if flt:
             m = _STATE_FILTER.match(flt)
             if not m:
-                raise _ApiError(400, f"unsupported filter {flt!r} (only state=\"STATE\")")
+                raise _ApiError(400, f'unsupported filter {flt!r} (only state="STATE")')
             state = m.group(1)
         items = sorted(self.engine.list(workflow, state), key=lambda e: e.start_time, reverse=True)
         size = int(query.get("pageSize") or 0) or 100
@@ -143,8 +143,16 @@ class ExecutionsApi:
                 try:
                     self._reply(200, api.handle(self.command, url.path, query, body))
                 except _ApiError as exc:
-                    self._reply(exc.code, {"error": {"code": exc.code, "message": exc.message,
-                                                     "status": _STATUS.get(exc.code, "UNKNOWN")}})
+                    self._reply(
+                        exc.code,
+                        {
+                            "error": {
+                                "code": exc.code,
+                                "message": exc.message,
+                                "status": _STATUS.get(exc.code, "UNKNOWN"),
+                            }
+                        },
+                    )
 
             do_GET = do_POST = do_DELETE = do_PATCH = _route
 

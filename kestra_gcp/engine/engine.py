@@ -46,10 +46,7 @@ class Execution:
 
     @property
     def name(self) -> str:
-        return (
-            f"projects/{self.project}/locations/{self.location}/workflows/{self.workflow_id}"
-            f"/executions/{self.id}"
-        )
+        return f"projects/{self.project}/locations/{self.location}/workflows/{self.workflow_id}/executions/{self.id}"
 
     def to_resource(self) -> dict[str, Any]:
         """The execution as the Workflow Executions REST API shows it."""

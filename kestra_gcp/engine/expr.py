@@ -72,9 +72,7 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
         items = [compile_node(n, where, subworkflows) for n in node[1]]
         return lambda s: [f(s) for f in items]
     if kind == "map":
-        pairs = [
-            (compile_node(k, where, subworkflows), compile_node(v, where, subworkflows)) for k, v in node[1]
-        ]
+        pairs = [(compile_node(k, where, subworkflows), compile_node(v, where, subworkflows)) for k, v in node[1]]
 
         def mapping(s: Scope) -> Any:
             out: dict[str, Any] = {}
@@ -105,9 +103,7 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
         right = compile_node(node[2], where, subworkflows)
         return lambda s: ops.contains(left(s), right(s))
     if kind == "bin":
-        return _binary(
-            node[1], compile_node(node[2], where, subworkflows), compile_node(node[3], where, subworkflows)
-        )
+        return _binary(node[1], compile_node(node[2], where, subworkflows), compile_node(node[3], where, subworkflows))
     if kind == "call":
         name = node[1]
         args = [compile_node(n, where, subworkflows) for n in node[2]]

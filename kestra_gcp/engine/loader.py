@@ -8,10 +8,9 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from kestra_gcp.engine import connectors
+from kestra_gcp.engine import connectors, yamlpos
 from kestra_gcp.engine.errors import DeployError, error
 from kestra_gcp.engine.expr import Evaluator, compile_node, compile_value
 from kestra_gcp.engine.parser_expr import dotted_name, parse_expression, split_expression
@@ -136,9 +135,10 @@ def load_program(text: str, filename: str = "<workflow>") -> Program:
     """Parse and check a workflow source; raises DeployError."""
     if len(text.encode("utf-8")) > MAX_SOURCE:
         raise DeployError(f"{filename}:1:1: source exceeds the 128 KB limit")
-    yaml = YAML(typ="rt")
     try:
-        doc = yaml.load(text)
+        doc = yamlpos.load(text)
+    except yamlpos.DuplicateKey as exc:
+        raise DeployError(f"{filename}:{exc.line + 1}:{exc.col + 1}: invalid YAML: {exc}") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
@@ -153,9 +153,7 @@ def load_program(text: str, filename: str = "<workflow>") -> Program:
         defs = dict(doc)
         positions = doc
         if "main" not in defs:
-            raise DeployError(
-                f"{filename}:1:1: the workflow has no 'main' (a list of steps or a main workflow)"
-            )
+            raise DeployError(f"{filename}:1:1: the workflow has no 'main' (a list of steps or a main workflow)")
     else:
         raise DeployError(f"{filename}:1:1: a workflow is a list of steps or a map of subworkflows")
     ctx.subworkflows = frozenset(str(k) for k in defs)
@@ -174,9 +172,7 @@ def _subworkflow(ctx: _Ctx, name: str, body: Any, where: str) -> Subworkflow:
         raise DeployError(f"{where}: subworkflow '{name}' must be a map with 'steps'")
     unknown = set(body) - {"params", "steps"}
     if unknown:
-        raise DeployError(
-            f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} in subworkflow '{name}'"
-        )
+        raise DeployError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} in subworkflow '{name}'")
     params: list[Param] = []
     for i, p in enumerate(body.get("params") or []):
         if isinstance(p, str):
@@ -185,9 +181,7 @@ def _subworkflow(ctx: _Ctx, name: str, body: Any, where: str) -> Subworkflow:
             ((pname, default),) = p.items()
             params.append(Param(str(pname), True, plain(default)))
         else:
-            raise DeployError(
-                f"{_where(ctx, body['params'], index=i)}: a parameter is a name or {{name: default}}"
-            )
+            raise DeployError(f"{_where(ctx, body['params'], index=i)}: a parameter is a name or {{name: default}}")
     if len({p.name for p in params}) != len(params):
         raise DeployError(f"{where}: duplicate parameter names in subworkflow '{name}'")
     steps = body.get("steps")
@@ -263,17 +257,13 @@ def _step(ctx: _Ctx, name: str, body: Any, where: str) -> Step:
     if kind is None:
         if "next" not in body:
             raise DeployError(f"{where}: step '{name}' does nothing")
-        return NextStep(name, where, nxt)  # type: ignore[arg-type]
+        return NextStep(name, where, nxt)
     if "return" in body or "raise" in body:
         assigns = (
-            _assign(ctx, name, body["assign"], _where(ctx, body, key="assign"), None)
-            if "assign" in body
-            else None
+            _assign(ctx, name, body["assign"], _where(ctx, body, key="assign"), None) if "assign" in body else None
         )
         if "return" in body:
-            return ReturnStep(
-                name, where, _value(ctx, body["return"], _where(ctx, body, key="return")), assigns
-            )
+            return ReturnStep(name, where, _value(ctx, body["return"], _where(ctx, body, key="return")), assigns)
         return RaiseStep(name, where, _value(ctx, body["raise"], _where(ctx, body, key="raise")), assigns)
     if kind == "assign":
         return _assign(ctx, name, body["assign"], _where(ctx, body, key="assign"), nxt)
@@ -296,7 +286,7 @@ def _target(ctx: _Ctx, text: str, where: str) -> Target:
     while node[0] in ("attr", "index"):
         if node[0] == "attr":
             key = node[2]
-            path.append((False, lambda s, key=key: key))
+            path.append((False, _const(key)))
         else:
             path.append((True, compile_node(node[2], where, ctx.subworkflows)))
         node = node[1]
@@ -304,6 +294,10 @@ def _target(ctx: _Ctx, text: str, where: str) -> Target:
         raise DeployError(f"{where}: cannot assign to {text!r}")
     path.reverse()
     return Target(str(node[1]), path, where)
+
+
+def _const(value: Any) -> Evaluator:
+    return lambda s: value
 
 
 def _assign(ctx: _Ctx, name: str, items: Any, where: str, nxt: Signal) -> AssignStep:
@@ -318,7 +312,7 @@ def _assign(ctx: _Ctx, name: str, items: Any, where: str, nxt: Signal) -> Assign
             raise DeployError(f"{iw}: each assignment is a map with exactly one key")
         ((key, value),) = item.items()
         out.append((_target(ctx, str(key), iw), _value(ctx, value, iw)))
-    return AssignStep(name, where, out, nxt)  # type: ignore[arg-type]
+    return AssignStep(name, where, out, nxt)
 
 
 def _call(ctx: _Ctx, name: str, body: Any, where: str, nxt: Signal) -> Step:
@@ -335,7 +329,7 @@ def _call(ctx: _Ctx, name: str, body: Any, where: str, nxt: Signal) -> Step:
     if result is not None and (not isinstance(result, str) or not result.isidentifier()):
         raise DeployError(f"{_where(ctx, body, key='result')}: result must be a variable name")
     target = _call_target(ctx, fname, {k for k, _ in compiled}, cw)
-    return CallStep(name, where, target, compiled, result, nxt)  # type: ignore[arg-type]
+    return CallStep(name, where, target, compiled, result, nxt)
 
 
 def _call_target(ctx: _Ctx, fname: str, arg_names: set[str], where: str) -> Any:
@@ -390,9 +384,7 @@ def _switch(ctx: _Ctx, name: str, body: Any, where: str, nxt: Signal) -> Step:
             raise DeployError(f"{cw}: each switch entry needs a condition")
         unknown = set(c) - {"condition", "next", "steps", "assign", "return", "raise"}
         if unknown:
-            raise DeployError(
-                f"{cw}: unknown field(s) {', '.join(sorted(map(str, unknown)))} in a switch condition"
-            )
+            raise DeployError(f"{cw}: unknown field(s) {', '.join(sorted(map(str, unknown)))} in a switch condition")
         if "return" in c and "raise" in c:
             raise DeployError(f"{cw}: a switch condition cannot both return and raise")
         cases.append(
@@ -539,9 +531,7 @@ def _predicate(ctx: _Ctx, spec: Any, where: str) -> Any:
     inner = split_expression(spec) if isinstance(spec, str) else None
     pname = dotted_name(parse_expression(inner, where)) if inner is not None else None
     if pname is None:
-        raise DeployError(
-            f"{where}: retry predicate must be ${{name}} of a predicate function or subworkflow"
-        )
+        raise DeployError(f"{where}: retry predicate must be ${{name}} of a predicate function or subworkflow")
     if pname in ctx.subworkflows:
 
         def sub_predicate(scope: Scope, e: Any) -> Any:

@@ -109,11 +109,7 @@ class _Parser:
         if tok.kind == "op" and tok.value == "-":
             self.take()
             operand = self.unary()
-            if (
-                operand[0] == "lit"
-                and isinstance(operand[1], (int, float))
-                and not isinstance(operand[1], bool)
-            ):
+            if operand[0] == "lit" and isinstance(operand[1], (int, float)) and not isinstance(operand[1], bool):
                 return ("lit", -operand[1])
             return ("neg", operand)
         return self.not_expr()

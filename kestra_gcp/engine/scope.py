@@ -31,7 +31,7 @@ class Scope:
         # barrier: a parallel branch; parent variables are read-only unless shared.
         self.barrier = barrier
         self.shared = shared
-        self.lock = lock if lock is not None else (parent.lock if parent is not None else None)
+        self.lock: threading.RLock | None = lock if lock is not None else (parent.lock if parent is not None else None)
 
     def get(self, name: str) -> Any:
         s: Scope | None = self
@@ -62,8 +62,7 @@ class Scope:
             if s.barrier and name not in s.shared:
                 raise error(
                     "TypeError",
-                    f"variable '{name}' of the parent scope is read-only in a parallel branch "
-                    f"(list it in 'shared')",
+                    f"variable '{name}' of the parent scope is read-only in a parallel branch (list it in 'shared')",
                 )
             s = parent
 

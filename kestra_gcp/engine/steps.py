@@ -48,7 +48,7 @@ Signal = None | str | _Signal | Ret
 class Step:
     name: str = ""
     where: str = ""
-    next: str | None = None
+    next: Signal = None
 
     def exec(self, scope: Scope) -> Signal:
         raise NotImplementedError
@@ -112,7 +112,7 @@ class Target:
 
 def _set_in(container: Any, parts: list[PathPart], i: int, value: Any, scope: Scope) -> tuple[Any, int]:
     """Copy-on-write update of container at parts[i:]; returns (new container, size delta)."""
-    is_index, key_fn = parts[i]
+    key_fn = parts[i][1]
     key = key_fn(scope)
     last = i == len(parts) - 1
     if type(container) is dict:
@@ -144,9 +144,7 @@ def _set_in(container: Any, parts: list[PathPart], i: int, value: Any, scope: Sc
 
 
 class AssignStep(Step):
-    def __init__(
-        self, name: str, where: str, items: list[tuple[Target, Evaluator]], next_: str | None
-    ) -> None:
+    def __init__(self, name: str, where: str, items: list[tuple[Target, Evaluator]], next_: Signal) -> None:
         self.name, self.where, self.items, self.next = name, where, items, next_
 
     def exec(self, scope: Scope) -> Signal:
@@ -201,7 +199,7 @@ class CallStep(Step):
         target: Callable[[Scope, dict[str, Any]], Any],
         args: list[tuple[str, Evaluator]],
         result: str | None,
-        next_: str | None,
+        next_: Signal,
     ) -> None:
         self.name, self.where, self.target, self.args, self.result, self.next = (
             name,
@@ -243,7 +241,7 @@ class RaiseStep(Step):
 class NextStep(Step):
     """A step with only `next` (or an assign-less jump)."""
 
-    def __init__(self, name: str, where: str, next_: str | None) -> None:
+    def __init__(self, name: str, where: str, next_: Signal) -> None:
         self.name, self.where, self.next = name, where, next_
 
     def exec(self, scope: Scope) -> Signal:
@@ -257,7 +255,7 @@ def jump(target: str | None) -> Signal:
 
 
 class StepsStep(Step):
-    def __init__(self, name: str, where: str, body: StepList, next_: str | None) -> None:
+    def __init__(self, name: str, where: str, body: StepList, next_: Signal) -> None:
         self.name, self.where, self.body, self.next = name, where, body, next_
 
     def exec(self, scope: Scope) -> Signal:
@@ -451,9 +449,7 @@ class ParallelStep(Step):
                 if err is not None:
                     errors.append(err)
         else:
-            with ThreadPoolExecutor(
-                max_workers=min(limit, len(jobs)), thread_name_prefix="wf-branch"
-            ) as pool:
+            with ThreadPoolExecutor(max_workers=min(limit, len(jobs)), thread_name_prefix="wf-branch") as pool:
                 for err in pool.map(branch, jobs):
                     if err is not None:
                         errors.append(err)
@@ -549,4 +545,4 @@ class TryStep(Step):
 def _number(v: Any, what: str) -> int | float:
     if not is_number(v):
         raise type_error(f"retry: {what} must be a number, got {type_name(v)}")
-    return v  # type: ignore[no-any-return]
+    return v

@@ -17,6 +17,8 @@ class _State:
     def __init__(self) -> None:
         self.counters: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []
+        self.kv: dict[str, Any] = {}
+        self.fail_tasks: set[str] = set()
         self.lock = threading.Lock()
 
     def bump(self, key: str) -> int:
@@ -31,8 +33,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _send(self, code: int, body: Any, ctype: str = "application/json", headers: dict[str, str] | None = None) -> None:
-        raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if ctype == "application/json" else str(body).encode())
+    def _send(
+        self, code: int, body: Any, ctype: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
+        raw = (
+            body
+            if isinstance(body, bytes)
+            else (json.dumps(body).encode() if ctype == "application/json" else str(body).encode())
+        )
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(raw)))
@@ -48,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(url.query).items()}
         parts = [p for p in url.path.split("/") if p]
         record = {
-            "method": self.command, "path": url.path, "query": query,
+            "method": self.command,
+            "path": url.path,
+            "query": query,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": raw.decode("utf-8", errors="replace"),
         }
@@ -84,10 +94,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         req = json.loads(raw or b"{}")
         task = req.get("task", {})
-        if task.get("fail"):
-            self._send(400, {"error": {"type": "TaskError", "message": f"{name}: {task['fail']}"}})
+        if task.get("id") in self.state.fail_tasks:
+            self._send(400, {"error": {"type": "TaskError", "message": f"{name}: task {task['id']} failed on purpose"}})
             return
-        self._send(200, {"outputs": {"function": name, "taskId": task.get("id"), "uri": f"gs://b/{task.get('id')}", "rows": 3}})
+        ttype = str(task.get("type", ""))
+        if name == "kv" and ttype.endswith("kv.Set"):
+            self.state.kv[f"{task.get('namespace')}/{task['key']}"] = task.get("value")
+            self._send(200, {"outputs": {}})
+            return
+        if name == "kv" and ttype.endswith("kv.Get"):
+            key = f"{task.get('namespace')}/{task['key']}"
+            if key not in self.state.kv and task.get("errorOnMissing"):
+                self._send(404, {"error": {"type": "NotFound", "message": f"kv: key {task['key']} not found"}})
+                return
+            self._send(200, {"outputs": {"value": self.state.kv.get(key)}})
+            return
+        self._send(
+            200, {"outputs": {"function": name, "taskId": task.get("id"), "uri": f"gs://b/{task.get('id')}", "rows": 3}}
+        )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

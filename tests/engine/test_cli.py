@@ -16,7 +16,9 @@ CLI = [sys.executable, "-m", "kestra_gcp"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}
+    )
 
 
 def test_run_success_prints_result(tmp_path: Path) -> None:
@@ -60,8 +62,9 @@ def test_run_deploy_error_one_line(tmp_path: Path) -> None:
 
 def test_serve_directory(tmp_path: Path) -> None:
     (tmp_path / "one.yaml").write_text("main:\n  params: [a]\n  steps:\n    - r:\n        return: ${a + 1}\n")
-    proc = subprocess.Popen([*CLI, "workflows", "serve", str(tmp_path), "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CLI, "workflows", "serve", str(tmp_path), "--port", "0"], stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()

@@ -51,8 +51,9 @@ def test_case(case: dict[str, Any], http_server: tuple[str, Any]) -> None:
         assert case["deploy_error"] in str(info.value)
         assert str(info.value).startswith("w.yaml:")
         return
-    engine = Engine({"w": source, **extra}, env={"TEST_URL": url, **(case.get("env") or {})},
-                    clock=clock, on_event=events.append)
+    engine = Engine(
+        {"w": source, **extra}, env={"TEST_URL": url, **(case.get("env") or {})}, clock=clock, on_event=events.append
+    )
     ex = engine.run("w", case.get("argument"))
     if "error_tags" in case or "error" in case:
         assert ex.state == "FAILED", f"expected a failure, got {ex.state} with {ex.result!r}"

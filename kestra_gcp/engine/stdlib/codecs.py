@@ -48,9 +48,7 @@ def _algorithm(fn: str, name: Any) -> str:
 
 @builtin("hash.compute_checksum")
 def compute_checksum(rt: Any, data: Any, algorithm: Any) -> bytes:
-    return hashlib.new(
-        _algorithm("hash.compute_checksum", algorithm), _bytes("hash.compute_checksum", data)
-    ).digest()
+    return hashlib.new(_algorithm("hash.compute_checksum", algorithm), _bytes("hash.compute_checksum", data)).digest()
 
 
 @builtin("hash.compute_hmac")

@@ -77,7 +77,7 @@ def map_merge_nested(rt: Any, first: Any, second: Any) -> dict[str, Any]:
 
 def _num(fn: str, v: Any) -> int | float:
     if is_number(v):
-        return v  # type: ignore[no-any-return]
+        return v
     raise type_error(f"{fn}: expected a number, got {type_name(v)}")
 
 

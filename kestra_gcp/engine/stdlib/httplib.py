@@ -161,9 +161,7 @@ def request(
 
 def _never_connected(exc: BaseException) -> bool:
     text = repr(exc)
-    return any(
-        s in text for s in ("NewConnectionError", "Connection refused", "Name or service", "NameResolution")
-    )
+    return any(s in text for s in ("NewConnectionError", "Connection refused", "Name or service", "NameResolution"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -186,9 +184,7 @@ def _method(name: str) -> None:
         private_service_name: Any = None,
         ca_certificate: Any = None,
     ) -> dict[str, Any]:
-        return request(
-            rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate
-        )
+        return request(rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate)
 
     builtin(f"http.{name.lower()}", blocking=True)(call)
 

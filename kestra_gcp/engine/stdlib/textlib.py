@@ -68,9 +68,7 @@ def find_all(rt: Any, source: Any, substr: Any) -> list[dict[str, Any]]:
 @builtin("text.find_all_regex")
 def find_all_regex(rt: Any, source: Any, regexp: Any) -> list[dict[str, Any]]:
     src = _str("text.find_all_regex", source)
-    return [
-        {"index": m.start(), "match": m.group()} for m in _regex("text.find_all_regex", regexp).finditer(src)
-    ]
+    return [{"index": m.start(), "match": m.group()} for m in _regex("text.find_all_regex", regexp).finditer(src)]
 
 
 @builtin("text.match_regex")

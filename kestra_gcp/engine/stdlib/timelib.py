@@ -11,9 +11,7 @@ from kestra_gcp.engine.errors import type_error, value_error
 from kestra_gcp.engine.stdlib.registry import builtin
 from kestra_gcp.engine.values import is_number, type_name
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _zone(name: Any) -> dt.tzinfo:
