@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from compiler.diagnostics import Diagnostic
-
 from kestra_gcp.errors import UserError
 
 
