@@ -46,12 +46,14 @@ RUNTIME_ROOTS = ("inputs", "outputs", "trigger", "execution", "labels", "taskrun
 @dataclass(frozen=True)
 class CodegenContext:
     """How to compile: the scope, the server's default time zone for dates, and whether long
-    sub-expressions may be hoisted into temporary variables (returned in `Compiled.prelude`)."""
+    sub-expressions may be hoisted into temporary variables (returned in `Compiled.prelude`). When hoisting, a
+    text concatenation longer than `max_expression` characters is also split into a chain of temporaries."""
 
     scope: Scope = field(default_factory=Scope)
     time_zone: str = "UTC"
     hoist: bool = False
     temp_prefix: str = "_pb"
+    max_expression: int = 400
 
 
 class Generator:
@@ -76,7 +78,30 @@ class Generator:
         w = self.concat(self.stmts(body))
         if w.is_const:
             return _escape_const(w.const), "string", 0
+        if self.ctx.hoist and len(w.code) > self.ctx.max_expression:
+            w = self.split(w)
         return "${" + w.code + "}", "string", len(w.code)
+
+    def split(self, w: W) -> W:
+        """Cut a long string concatenation into temporaries of at most `max_expression` characters each."""
+        limit = max(self.ctx.max_expression - 16, 32)
+        pieces: list[W] = []
+        for p in w.parts or (w,):
+            if p.is_const and isinstance(p.const, str) and len(p.code) > limit:
+                text, size = p.const, limit // 2  # JSON escapes may double a character
+                pieces.extend(const(text[i : i + size]) for i in range(0, len(text), size))
+            else:
+                pieces.append(p)
+        acc: W | None = None
+        chunk: list[W] = []
+        for p in pieces:
+            trial = join_strings(([acc] if acc else []) + [*chunk, p])
+            if chunk and len(trial.code) > limit:
+                acc = self.temp(join_strings(([acc] if acc else []) + chunk), force=True)
+                chunk = [p]
+            else:
+                chunk.append(p)
+        return join_strings(([acc] if acc else []) + chunk)
 
     def condition(self, body: tuple[ast.Stmt, ...]) -> tuple[Any, int]:
         """(true/false or "${...}", size): the template rendered, then judged as Kestra's TruthUtils does."""
@@ -175,9 +200,9 @@ class Generator:
         code = " and ".join(f"{t.at(CMP)} != {lit}" for lit in ('"false"', '"0"', '"-0"', '""'))
         return W(code, "bool", AND)
 
-    def temp(self, w: W) -> W:
+    def temp(self, w: W, force: bool = False) -> W:
         """Hoist `w` into a temporary variable when allowed and worth it; else return it unchanged."""
-        if not self.ctx.hoist or (w.prec == ATOM and len(w.code) < 24) or w.is_const:
+        if not self.ctx.hoist or w.is_const or (not force and w.prec == ATOM and len(w.code) < 24):
             return w
         for name, code in self.prelude:
             if code == "${" + w.code + "}":

@@ -24,6 +24,7 @@ class W:
     prec: int = ATOM
     const: Any = _NO_CONST
     nullable: bool = False  # may be null at run time (rendered as "" in text)
+    parts: tuple[W, ...] = ()  # the operands when this is a string concatenation
 
     @property
     def is_const(self) -> bool:
@@ -110,4 +111,4 @@ def join_strings(parts: list[W]) -> W:
     code = " + ".join(
         p.at(ADD) if i == 0 or (p.type == "string" and p.prec == ADD) else p.at(ADD + 1) for i, p in enumerate(parts)
     )
-    return W(code, "string", ADD)
+    return W(code, "string", ADD, parts=tuple(parts))

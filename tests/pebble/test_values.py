@@ -283,3 +283,20 @@ def test_value_with_hoisting(template: str, expected: Any) -> None:
     if template in NEEDS_FRACTION and not ENGINE_TIME_FORMAT_OFFICIAL:
         pytest.xfail("local engine's time.format omits the six fraction digits of the official form")
     assert _run(template, CTX_HOIST) == _expected(expected)
+
+
+def test_long_concatenation_is_split_into_short_expressions() -> None:
+    import dataclasses
+
+    sql = ("MERGE INTO `{{ kv('GCP_PROJECT_ID') }}.{{ render(vars.table) }}` T USING `staging_{{ inputs.year }}` S "
+           "ON T.id = S.id WHEN NOT MATCHED THEN INSERT ROW -- " + "x" * 300 + " {{ trigger.date | date('yyyy-MM') }}")
+    expected = ("MERGE INTO `proj.public.green_tripdata` T USING `staging_2019` S ON T.id = S.id WHEN NOT MATCHED "
+                "THEN INSERT ROW -- " + "x" * 300 + " 2024-02")
+    ctx = dataclasses.replace(CTX_HOIST, max_expression=120)
+    out = compile_template(sql, Origin(), ctx)
+    assert out.ok and len(out.prelude) >= 3
+    assert all(len(code) - 3 <= 120 for _, code in out.prelude) and len(out.value) - 3 <= 120
+    assert out.size <= 120
+    assert _run(sql, ctx) == expected
+    assert _run(sql, CTX) == expected
+    assert compile_template(sql, Origin(), CTX).size > 400
