@@ -17,7 +17,7 @@ _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\
 def _zone(name: Any) -> dt.tzinfo:
     if not isinstance(name, str):
         raise type_error(f"time.format: timezone must be a string, got {type_name(name)}")
-    if name in ("UTC", "Z", "Etc/UTC"):
+    if name in ("", "UTC", "Z", "Etc/UTC"):
         return dt.UTC
     try:
         return ZoneInfo(name)
@@ -31,9 +31,8 @@ def format_seconds(seconds: float, zone: dt.tzinfo = dt.UTC) -> str:
     if micros >= 1_000_000:
         whole, micros = whole + 1, micros - 1_000_000
     t = dt.datetime.fromtimestamp(whole, dt.UTC).replace(microsecond=micros).astimezone(zone)
-    text = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if micros:
-        text += f".{micros:06d}"
+    # Always six fraction digits, as the reference examples show ("2024-07-12T12:50:33.000000Z").
+    text = t.strftime("%Y-%m-%dT%H:%M:%S") + f".{micros:06d}"
     off = t.utcoffset()
     if not off:
         return text + "Z"
