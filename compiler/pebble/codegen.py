@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,7 @@ class Generator:
         self.locals: list[dict[str, W]] = [{}]
         self.prelude: list[tuple[str, str]] = []
         self._render_depth = 0
+        self._lazy = 0  # > 0 while compiling a part that may not be evaluated (branches, ?? right side...)
 
     # ---------------------------------------------------------------- templates
     def template(self, body: tuple[ast.Stmt, ...]) -> tuple[Any, str, int]:
@@ -152,11 +155,22 @@ class Generator:
                 self.locals.pop()
         return parts
 
+    @contextmanager
+    def lazy(self) -> Iterator[None]:
+        """Code compiled inside may not run (an if() branch, the right side of ??): nothing is hoisted out."""
+        self._lazy += 1
+        try:
+            yield
+        finally:
+            self._lazy -= 1
+
     def if_stmt(self, stmt: ast.If) -> W:
-        result = self.concat(self.stmts(stmt.orelse))
+        with self.lazy():
+            result = self.concat(self.stmts(stmt.orelse))
         for cond, branch in reversed(stmt.branches):
             c = self.truthy(self.expr(cond))
-            then = self.concat(self.stmts(branch))
+            with self.lazy():
+                then = self.concat(self.stmts(branch))
             if not c.is_const:
                 result = call("if", c, then, result, type="string")
             elif c.const:
@@ -202,7 +216,7 @@ class Generator:
 
     def temp(self, w: W, force: bool = False) -> W:
         """Hoist `w` into a temporary variable when allowed and worth it; else return it unchanged."""
-        if not self.ctx.hoist or w.is_const or (not force and w.prec == ATOM and len(w.code) < 24):
+        if not self.ctx.hoist or w.is_const or (not force and (self._lazy or (w.prec == ATOM and len(w.code) < 24))):
             return w
         for name, code in self.prelude:
             if code == "${" + w.code + "}":
@@ -235,7 +249,8 @@ class Generator:
             return self.binary(e)
         if isinstance(e, ast.Ternary):
             c = self.truthy(self.expr(e.cond))
-            a, b = self.expr(e.then), self.expr(e.other)
+            with self.lazy():
+                a, b = self.expr(e.then), self.expr(e.other)
             if c.is_const:
                 return a if c.const else b
             return call("if", c, a, b, type=a.type if a.type == b.type else "any")
@@ -344,7 +359,12 @@ class Generator:
         op = e.op
         if op in ("??", "???"):
             return self.coalesce(e)
-        left, right = self.expr(e.left), self.expr(e.right)
+        left = self.expr(e.left)
+        if op in ("and", "or"):
+            with self.lazy():
+                right = self.expr(e.right)
+        else:
+            right = self.expr(e.right)
         if op == "~":
             return self.concat([left, right])
         for side in (left, right):
@@ -389,6 +409,10 @@ class Generator:
         return W(f"{left.at(ADD)} in {right.at(ADD)}", "bool", CMP)
 
     def coalesce(self, e: ast.Binary) -> W:
+        with self.lazy():
+            return self._coalesce(e)
+
+    def _coalesce(self, e: ast.Binary) -> W:
         right = self.expr(e.right)
         safe = self.safe_get(e.left)
         if e.op == "???" and safe is not None:

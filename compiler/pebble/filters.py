@@ -42,7 +42,8 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
     if sig is None:
         raise PebbleError(f"unknown filter '{name}'", e.name_pos)
     if name == "default":
-        return _default(g, e)
+        with g.lazy():
+            return _default(g, e)
     if name in ("first", "last") and isinstance(e.operand, ast.Filter) and e.operand.name == "jq":
         return _jq_path(g, e.operand)
     if name == "jq":
