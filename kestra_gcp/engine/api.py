@@ -17,7 +17,7 @@ from kestra_gcp.engine.values import from_json
 
 _PARENT = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/workflows/([^/]+)/executions$")
 _NAME = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/workflows/([^/]+)/executions/([^/:]+)(:cancel)?$")
-_STATE_FILTER = re.compile(r'^\s*state\s*=\s*"?([A-Z_]+)"?\s*$')
+_STATE_TERM = re.compile(r'^\s*\(?\s*state\s*=\s*"?([A-Z_]+)"?\s*\)?\s*$')
 _STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 500: "INTERNAL"}
 
 
@@ -103,14 +103,17 @@ class ExecutionsApi:
         return self.engine.get(eid).to_resource()
 
     def _list(self, workflow: str, query: dict[str, str]) -> dict[str, Any]:
-        state = None
+        states: set[str] | None = None
         flt = query.get("filter")
         if flt:
-            m = _STATE_FILTER.match(flt)
-            if not m:
-                raise _ApiError(400, f'unsupported filter {flt!r} (only state="STATE")')
-            state = m.group(1)
-        items = sorted(self.engine.list(workflow, state), key=lambda e: e.start_time, reverse=True)
+            states = set()
+            for term in re.split(r"\s+OR\s+", flt.strip()):
+                m = _STATE_TERM.match(term)
+                if not m:
+                    raise _ApiError(400, f'unsupported filter {flt!r} (only state="STATE" joined by OR)')
+                states.add(m.group(1))
+        items = [e for e in self.engine.list(workflow) if states is None or e.state in states]
+        items.sort(key=lambda e: e.start_time, reverse=True)
         size = int(query.get("pageSize") or 0) or 100
         start = int(query.get("pageToken") or 0)
         page = items[start : start + size]

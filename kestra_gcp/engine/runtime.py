@@ -4,6 +4,7 @@ HTTP token, step and memory limits. The interpreter subclasses it to add subwork
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,14 @@ LOCAL_TOKEN = "kestra-gcp-local-token"
 
 class Cancelled(BaseException):
     """Raised inside an execution when it is cancelled; not catchable by `except`."""
+
+
+class BranchAborted(Exception):
+    """A parallel branch stopped because a sibling failed; not catchable by `except`."""
+
+
+# The abort event of the parallel branch the current thread runs, if any.
+branch_state = threading.local()
 
 
 class Runtime:
@@ -53,8 +62,20 @@ class Runtime:
 
     def sleep(self, seconds: float) -> None:
         self.check_cancelled()
-        self.clock.sleep(seconds, self.cancel_event)
+        abort: threading.Event | None = getattr(branch_state, "abort", None)
+        if abort is None or not isinstance(self.clock, RealClock):
+            self.clock.sleep(seconds, self.cancel_event)
+        else:
+            # A sleeping parallel branch wakes up when a sibling fails or the execution is cancelled.
+            deadline = time.monotonic() + seconds
+            while not abort.is_set() and not self.cancel_event.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                abort.wait(min(left, 0.1))
         self.check_cancelled()
+        if abort is not None and abort.is_set():
+            raise BranchAborted()
 
     def count_step(self) -> None:
         self.steps += 1

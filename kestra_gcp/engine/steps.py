@@ -13,7 +13,7 @@ from typing import Any
 
 from kestra_gcp.engine.errors import WorkflowError, error, type_error, value_error
 from kestra_gcp.engine.expr import Evaluator
-from kestra_gcp.engine.runtime import MAX_MEMORY, Cancelled
+from kestra_gcp.engine.runtime import MAX_MEMORY, BranchAborted, Cancelled, branch_state
 from kestra_gcp.engine.scope import Scope
 from kestra_gcp.engine.values import is_number, size_of, type_name
 
@@ -38,8 +38,7 @@ class Ret:
         self.value = value
 
 
-class Aborted(Exception):
-    """A parallel branch stopped because a sibling failed."""
+Aborted = BranchAborted
 
 
 Signal = None | str | _Signal | Ret
@@ -424,6 +423,8 @@ class ParallelStep(Step):
             bscope = Scope(run, scope, barrier=True, shared=self.shared, lock=lock)
             bscope.abort = abort
             bscope.vars.update(local)
+            outer_abort = getattr(branch_state, "abort", None)
+            branch_state.abort = abort
             try:
                 sig = body(bscope)
                 if isinstance(sig, Ret):
@@ -438,6 +439,7 @@ class ParallelStep(Step):
             except Aborted:
                 return None
             finally:
+                branch_state.abort = outer_abort
                 release(bscope)
 
         errors: list[Any] = []

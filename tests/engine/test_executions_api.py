@@ -134,6 +134,9 @@ def test_rest_routes(rest_url: str) -> None:
     assert got["state"] == "SUCCEEDED" and json.loads(got["result"]) == 4
     listed = requests.get(parent, params={"filter": 'state="SUCCEEDED"'}, timeout=10).json()
     assert [e["name"] for e in listed["executions"]] == [name]
+    either = requests.get(parent, params={"filter": 'state="ACTIVE" OR state="SUCCEEDED"'}, timeout=10).json()
+    assert [e["name"] for e in either["executions"]] == [name]
+    assert requests.get(parent, params={"filter": "startTime>1"}, timeout=10).status_code == 400
     bad = requests.get(f"{rest_url}/projects/p1/locations/x/workflows/nope/executions", timeout=10)
     assert bad.status_code == 404 and bad.json()["error"]["status"] == "NOT_FOUND"
     bad_arg = requests.post(parent, json={"argument": "{not json"}, timeout=10)
