@@ -25,6 +25,15 @@ Public API
 `result` (the returned value), `error` (the raised value, e.g. `{"tags": [...], "message": ...}`),
 `start_time`/`end_time` (epoch seconds), `labels`, `to_resource()` (the GCP REST shape).
 
+Executions API: `ExecutionsApi(engine).serve(port)` (kestra_gcp.engine.api) serves the REST subset of
+workflowexecutions v1 on 127.0.0.1 (create, get, list with `filter=state="X" [OR state="Y"]`, cancel);
+`serve_grpc(api, port)` (kestra_gcp.engine.api_grpc) serves the same over plaintext gRPC, which is what the
+official `google-cloud-workflows` ExecutionsClient speaks (its executions_v1 ships gRPC transports only):
+`ExecutionsClient(transport=ExecutionsGrpcTransport(channel=grpc.insecure_channel("127.0.0.1:P")))`.
+
+Errors: `DeployError` (bad source, argument over 32 KB) at construction/start; `KeyError` for an unknown
+workflow or execution id; failures inside a workflow end the execution (state FAILED, `error` set).
+
 Connectors: `googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run` runs another
 workflow of the engine and returns its result; when the child fails it raises
 `{"tags": ["OperationError"], "message": ..., "operation": <child execution resource>}` whose

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kestra_gcp.engine.connectors import register
-from kestra_gcp.engine.errors import error, type_error, value_error
+from kestra_gcp.engine.errors import DeployError, error, type_error, value_error
 from kestra_gcp.engine.values import from_json
 
 _BASE = "googleapis.workflowexecutions.v1.projects.locations.workflows.executions"
@@ -17,6 +17,13 @@ def _engine(rt: Any) -> Any:
     if engine is None:
         raise error("SystemError", "workflow executions connector needs an engine")
     return engine
+
+
+def _start(engine: Any, wid: str, argument: Any, labels: Any) -> str:
+    try:
+        return str(engine.start(wid, argument, labels))
+    except DeployError as exc:  # e.g. the argument exceeds 32 KB
+        raise error("HttpError", str(exc), code=400, body=None, headers={}) from None
 
 
 @register(f"{_BASE}.run")
@@ -30,7 +37,7 @@ def run(rt: Any, args: dict[str, Any]) -> Any:
         raise error("HttpError", f"workflow {wid} not found", code=404, body=None, headers={})
     argument = args.get("argument")
     labels = args.get("labels") or {}
-    child_id = engine.start(wid, argument, labels)
+    child_id = _start(engine, wid, argument, labels)
     child = engine.get(child_id)
     while not child.done.wait(0.05):
         if rt.cancel_event.is_set():
@@ -59,5 +66,5 @@ def create(rt: Any, args: dict[str, Any]) -> Any:
     argument = body.get("argument")
     if isinstance(argument, str):
         argument = from_json(argument)
-    child_id = engine.start(wid, argument, body.get("labels") or {})
+    child_id = _start(engine, wid, argument, body.get("labels") or {})
     return engine.get(child_id).to_resource()
