@@ -48,7 +48,8 @@ def duck_error(err: duckdb.Error, statement: int, count: int) -> BigQueryError:
     if isinstance(err, duckdb.InterruptException):
         return BigQueryError(400, "stopped", "Job execution was cancelled: User requested cancellation")
     if isinstance(err, duckdb.InternalException | duckdb.OutOfMemoryException | duckdb.IOException):
-        return BigQueryError(500, "internalError", f"{text}{where}")
+        # Not 5xx: clients retry those for minutes, and re-running will not help.
+        return BigQueryError(400, "invalid", f"Local BigQuery stand-in failed: {text}{where}")
     return invalid_query(f"{text}{where}")
 
 

@@ -238,7 +238,8 @@ class JobService:
         except BigQueryError as err:
             self._finish(job, err)
         except Exception as err:  # a bug must still end the job, with a message instead of a hang
-            self._finish(job, BigQueryError(500, "internalError", f"{type(err).__name__}: {err}"))
+            message = f"Local BigQuery stand-in failed: {type(err).__name__}: {err}".splitlines()[0]
+            self._finish(job, BigQueryError(400, "invalid", message))
 
     @staticmethod
     def _finish(job: Job, error: BigQueryError | None) -> None:

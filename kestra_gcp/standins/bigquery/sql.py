@@ -160,6 +160,8 @@ class _Translator:
                                        | exp.Delete | exp.TruncateTable) else None
         if isinstance(tree, exp.TruncateTable) and tree.expressions:
             node = tree.expressions[0]
+        if isinstance(tree, exp.Drop) and tree.args.get("tables"):
+            node = tree.args["tables"][0]
         if isinstance(node, exp.Schema):
             node = node.this
         return node if isinstance(node, exp.Table) else None

@@ -1,0 +1,192 @@
+"""The stand-in's REST surface as google-cloud-bigquery uses it: datasets, tables, jobs, paging, load jobs,
+destination tables, dry runs, parameters, and BigQuery's errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import bigquery, storage
+
+from .conftest import PROJECT
+
+
+def test_datasets_create_get_list_delete(bq: bigquery.Client) -> None:
+    name = f"ds_{uuid.uuid4().hex[:8]}"
+    ds = bigquery.Dataset(f"{PROJECT}.{name}")
+    ds.location = "EU"
+    ds.description = "course data"
+    bq.create_dataset(ds)
+    with pytest.raises(exceptions.Conflict):
+        bq.create_dataset(name)
+    bq.create_dataset(name, exists_ok=True)
+    got = bq.get_dataset(name)
+    assert (got.location, got.description) == ("EU", "course data")
+    assert name in [d.dataset_id for d in bq.list_datasets()]
+    bq.query(f"CREATE TABLE {name}.t (a INT64)").result()
+    with pytest.raises(exceptions.BadRequest, match="still in use"):
+        bq.delete_dataset(name)
+    bq.delete_dataset(name, delete_contents=True)
+    with pytest.raises(exceptions.NotFound):
+        bq.get_dataset(name)
+    bq.delete_dataset(name, not_found_ok=True)
+
+
+def test_projects_are_created_on_demand_and_cross_project_queries(bq: bigquery.Client) -> None:
+    other = f"proj-{uuid.uuid4().hex[:6]}"
+    bq.create_dataset(f"{other}.raw")
+    bq.query(f"CREATE TABLE `{other}.raw.t` AS SELECT 1 AS a UNION ALL SELECT 2").result()
+    rows = bq.query(f"SELECT SUM(a) AS s FROM `{other}.raw.t`").result()
+    assert [r.s for r in rows] == [3]
+    assert [d.dataset_id for d in bq.list_datasets(project=other)] == ["raw"]
+
+
+def test_result_types_and_paging(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"""CREATE TABLE {dataset}.many AS
+                 SELECT n, CAST(n AS STRING) AS s, n / 4 AS f, CAST(n / 8 AS NUMERIC) AS num,
+                        TIMESTAMP_ADD(TIMESTAMP '2024-01-01 00:00:00', INTERVAL n SECOND) AS ts,
+                        DATE '2024-01-01' AS d, DATETIME '2024-01-01 10:00:00' AS dtm, n > 5 AS flag
+                 FROM UNNEST(GENERATE_ARRAY(1, 2500)) AS n""").result()
+    job = bq.query(f"SELECT * FROM {dataset}.many ORDER BY n")
+    rows = list(job.result(page_size=1000))
+    assert len(rows) == 2500
+    assert [r.n for r in rows[:3]] == [1, 2, 3]
+    last = rows[-1]
+    assert last.s == "2500"
+    assert last.f == 625.0
+    assert last.num == decimal.Decimal("312.5")
+    assert last.ts == dt.datetime(2024, 1, 1, 0, 41, 40, tzinfo=dt.timezone.utc)
+    assert last.d == dt.date(2024, 1, 1)
+    assert last.dtm == dt.datetime(2024, 1, 1, 10, 0)
+    assert last.flag is True
+    assert [f.field_type for f in job.result().schema] == ["INTEGER", "STRING", "FLOAT", "NUMERIC", "TIMESTAMP",
+                                                            "DATE", "DATETIME", "BOOLEAN"]
+    listed = list(bq.list_rows(f"{dataset}.many", max_results=10, start_index=5))
+    assert [r.n for r in listed] == list(range(6, 16))
+    assert len(list(bq.query_and_wait(f"SELECT n FROM {dataset}.many", page_size=700))) == 2500
+
+
+def test_ddl_and_dml_semantics(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t (id INT64 NOT NULL, v STRING)").result()
+    with pytest.raises(exceptions.Conflict, match="Already Exists: Table"):
+        bq.query(f"CREATE TABLE {dataset}.t (id INT64)").result()
+    job = bq.query(f"INSERT INTO {dataset}.t (id, v) VALUES (1, 'a'), (2, 'b'), (3, NULL)")
+    job.result()
+    assert job.num_dml_affected_rows == 3
+    job = bq.query(f"UPDATE {dataset}.t SET v = 'z' WHERE v IS NULL")
+    job.result()
+    assert job.num_dml_affected_rows == 1
+    job = bq.query(f"DELETE FROM {dataset}.t WHERE id = 1")
+    job.result()
+    assert job.num_dml_affected_rows == 1
+    field = next(f for f in bq.get_table(f"{dataset}.t").schema if f.name == "id")
+    assert field.mode == "REQUIRED"
+    bq.query(f"CREATE OR REPLACE VIEW {dataset}.v AS SELECT id FROM {dataset}.t").result()
+    assert bq.get_table(f"{dataset}.v").table_type == "VIEW"
+    assert sorted(t.table_id for t in bq.list_tables(dataset)) == ["t", "v"]
+    bq.query(f"DROP VIEW {dataset}.v").result()
+    bq.query(f"DROP TABLE IF EXISTS {dataset}.v").result()
+    with pytest.raises(exceptions.NotFound):
+        bq.query(f"DROP TABLE {dataset}.v").result()
+    bq.delete_table(f"{dataset}.t")
+    with pytest.raises(exceptions.NotFound):
+        bq.get_table(f"{dataset}.t")
+
+
+def test_failed_statement_leaves_no_partial_rows(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t (n INT64)").result()
+    with pytest.raises(exceptions.BadRequest):
+        bq.query(f"INSERT INTO {dataset}.t SELECT CAST(x AS INT64) FROM UNNEST(['1', '2', 'x']) AS x").result()
+    assert list(bq.query(f"SELECT COUNT(*) AS c FROM {dataset}.t").result())[0].c == 0
+
+
+def test_destination_table_dispositions(bq: bigquery.Client, dataset: str) -> None:
+    dest = f"{PROJECT}.{dataset}.dest"
+    config = bigquery.QueryJobConfig(destination=dest)
+    bq.query("SELECT 1 AS a", job_config=config).result()
+    with pytest.raises(exceptions.Conflict):
+        bq.query("SELECT 2 AS a", job_config=config).result()
+    append = bigquery.QueryJobConfig(destination=dest, write_disposition="WRITE_APPEND")
+    bq.query("SELECT 2 AS a", job_config=append).result()
+    assert bq.get_table(dest).num_rows == 2
+    truncate = bigquery.QueryJobConfig(destination=dest, write_disposition="WRITE_TRUNCATE")
+    rows = list(bq.query("SELECT 5 AS a", job_config=truncate).result())
+    assert [r.a for r in rows] == [5]
+    never = bigquery.QueryJobConfig(destination=f"{PROJECT}.{dataset}.missing", create_disposition="CREATE_NEVER")
+    with pytest.raises(exceptions.NotFound):
+        bq.query("SELECT 1 AS a", job_config=never).result()
+
+
+def test_dry_run_has_schema_and_no_side_effect(bq: bigquery.Client, dataset: str) -> None:
+    job = bq.query("SELECT 1 AS a, 'x' AS b", job_config=bigquery.QueryJobConfig(dry_run=True))
+    assert job.state == "DONE"
+    assert [f.name for f in job.schema] == ["a", "b"]
+    bq.query(f"CREATE TABLE {dataset}.t (a INT64)", job_config=bigquery.QueryJobConfig(dry_run=True))
+    with pytest.raises(exceptions.NotFound):
+        bq.get_table(f"{dataset}.t")
+    with pytest.raises(exceptions.NotFound):
+        bq.query(f"SELECT * FROM {dataset}.nope", job_config=bigquery.QueryJobConfig(dry_run=True))
+
+
+def test_query_parameters_and_default_dataset(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t AS SELECT 'a' AS k, 1 AS v UNION ALL SELECT 'b', 2").result()
+    config = bigquery.QueryJobConfig(
+        default_dataset=f"{PROJECT}.{dataset}",
+        query_parameters=[bigquery.ScalarQueryParameter("k", "STRING", "b"),
+                          bigquery.ScalarQueryParameter("m", "INT64", 10)])
+    rows = list(bq.query("SELECT v * @m AS x FROM t WHERE k = @k", job_config=config).result())
+    assert [r.x for r in rows] == [20]
+
+
+def test_job_ids_get_and_duplicates(bq: bigquery.Client) -> None:
+    job_id = f"kestra_{uuid.uuid4().hex}"
+    job = bq.query("SELECT 42 AS answer", job_id=job_id, job_retry=None)
+    assert list(job.result())[0].answer == 42
+    fetched = bq.get_job(job_id)
+    assert fetched.state == "DONE" and fetched.statement_type == "SELECT"
+    with pytest.raises(exceptions.Conflict, match="Already Exists: Job"):
+        bq.query("SELECT 42 AS answer", job_id=job_id, job_retry=None)
+    with pytest.raises(exceptions.NotFound):
+        bq.get_job("no_such_job")
+
+
+def test_errors_are_bigquery_errors(bq: bigquery.Client, dataset: str) -> None:
+    with pytest.raises(exceptions.BadRequest, match=r"Syntax error: .* at \[2:"):
+        bq.query("SELECT 1\nFROM WHERE").result()
+    with pytest.raises(exceptions.NotFound, match=f"Table {PROJECT}:{dataset}.missing"):
+        bq.query(f"SELECT * FROM {dataset}.missing").result()
+    with pytest.raises(exceptions.NotFound, match=f"Dataset {PROJECT}:no_such_dataset"):
+        bq.query("SELECT * FROM no_such_dataset.t").result()
+    with pytest.raises(exceptions.BadRequest, match="must be qualified with a dataset"):
+        bq.query("SELECT * FROM t").result()
+    with pytest.raises(exceptions.BadRequest, match="nope"):
+        bq.query("SELECT nope FROM UNNEST([1]) AS x").result()
+
+
+def test_load_job_from_gcs(bq: bigquery.Client, bucket: storage.Bucket, dataset: str) -> None:
+    bucket.blob("in/a.csv").upload_from_string("id,name,amount,at\n1,a,1.25,2024-01-01 10:00:00\n2,b,,\n")
+    schema = [bigquery.SchemaField("id", "INT64"), bigquery.SchemaField("name", "STRING"),
+              bigquery.SchemaField("amount", "NUMERIC"), bigquery.SchemaField("at", "TIMESTAMP")]
+    config = bigquery.LoadJobConfig(schema=schema, skip_leading_rows=1, source_format="CSV")
+    job = bq.load_table_from_uri(f"gs://{bucket.name}/in/a.csv", f"{dataset}.loaded", job_config=config)
+    job.result()
+    assert job.output_rows == 2
+    job = bq.load_table_from_uri(f"gs://{bucket.name}/in/a.csv", f"{dataset}.loaded",
+                                 job_config=bigquery.LoadJobConfig(skip_leading_rows=1))
+    job.result()
+    rows = sorted(bq.list_rows(f"{dataset}.loaded"), key=lambda r: r.id)
+    assert len(rows) == 4
+    assert rows[0].amount == decimal.Decimal("1.25") and rows[-1].amount is None
+    auto = bigquery.LoadJobConfig(autodetect=True, skip_leading_rows=1, write_disposition="WRITE_TRUNCATE")
+    bq.load_table_from_uri(f"gs://{bucket.name}/in/a.csv", f"{dataset}.auto", job_config=auto).result()
+    types = {f.name: f.field_type for f in bq.get_table(f"{dataset}.auto").schema}
+    assert types == {"id": "INTEGER", "name": "STRING", "amount": "FLOAT", "at": "TIMESTAMP"}
+    with pytest.raises(exceptions.NotFound, match="missing.csv"):
+        bq.load_table_from_uri(f"gs://{bucket.name}/missing.csv", f"{dataset}.x", job_config=config).result()
+    bucket.blob("in/bad.csv").upload_from_string("id,name,amount,at\nnot-a-number,a,1,\n")
+    with pytest.raises(exceptions.BadRequest):
+        bq.load_table_from_uri(f"gs://{bucket.name}/in/bad.csv", f"{dataset}.loaded", job_config=config).result()
+    assert bq.get_table(f"{dataset}.loaded").num_rows == 4
