@@ -77,7 +77,7 @@ resource "google_cloud_run_v2_service_iam_member" "invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.fn[each.value.fn].service_config[0].service
+  name     = google_cloudfunctions2_function.fn[each.value.fn].name
   role     = "roles/run.invoker"
   member   = google_service_account.sa[each.value.principal].member
 }

@@ -1,6 +1,7 @@
 # Script tasks: one Cloud Run job per distinct container image of the flows (manifest.flows.*.images).
-# The runner (functions/runner/kestra_runner.py, standard library only) is mounted read-only from
-# gs://<state bucket>/runner/; the workflow passes the run spec as KESTRA_RUNNER_SPEC on each run.
+# The runner (functions/runner/kestra_runner.py, standard library only) is read from the state bucket,
+# mounted read-only (Cloud Run mounts with implicit directories; the jobs' account may read only runner/ and
+# executions/ there); the workflow passes the run spec as KESTRA_RUNNER_SPEC on each run.
 
 resource "google_cloud_run_v2_job" "script" {
   for_each = local.images
@@ -21,7 +22,7 @@ resource "google_cloud_run_v2_job" "script" {
 
       containers {
         image   = each.value
-        command = ["python3", "/kestra/runner/kestra_runner.py"]
+        command = ["python3", "/kestra/state/runner/kestra_runner.py"]
 
         env {
           name  = "KESTRA_GCP_BUCKET"
@@ -36,17 +37,16 @@ resource "google_cloud_run_v2_job" "script" {
         }
 
         volume_mounts {
-          name       = "runner"
-          mount_path = "/kestra/runner"
+          name       = "state"
+          mount_path = "/kestra/state"
         }
       }
 
       volumes {
-        name = "runner"
+        name = "state"
         gcs {
-          bucket        = google_storage_bucket.state.name
-          read_only     = true
-          mount_options = ["only-dir=runner"]
+          bucket    = google_storage_bucket.state.name
+          read_only = true
         }
       }
     }
