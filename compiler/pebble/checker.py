@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import did_you_mean
 from compiler.pebble import ast
+from compiler.pebble.cache import parse_cached
 from compiler.pebble.registry import FILTERS, FUNCTIONS, TESTS, Signature
 from compiler.pebble.scope import ROOT_NAMES, Collected, Scope
 
@@ -168,8 +169,6 @@ class Checker:
             name = p[1][0]
             raw = self.scope.variables.get(name)
             if name in self.scope.variables and isinstance(raw, str) and name not in self._rendering:
-                from compiler.pebble.cache import parse_cached
-
                 try:
                     body = parse_cached(raw)
                 except Exception as e:  # PebbleError

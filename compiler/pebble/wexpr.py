@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # Workflows operator precedence, loosest first (reference: syntax/expressions).
@@ -53,8 +54,15 @@ def type_of(value: Any) -> str:
     return "any"
 
 
+@lru_cache(maxsize=16384)
+def _str_literal(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def literal_code(value: Any) -> str:
     """A Workflows literal for a JSON-like value (lists and maps as Workflows list/map literals)."""
+    if type(value) is str:
+        return _str_literal(value)
     if value is None:
         return "null"
     if value is True:
@@ -72,6 +80,8 @@ def literal_code(value: Any) -> str:
 
 def const(value: Any) -> W:
     """A compile-time constant."""
+    if type(value) is str:
+        return W(_str_literal(value), "string", ATOM, value)
     code = literal_code(value)
     prec = NEG if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 else ATOM
     return W(code, type_of(value), prec, value)
