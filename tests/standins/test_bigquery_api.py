@@ -58,7 +58,7 @@ def test_result_types_and_paging(bq: bigquery.Client, dataset: str) -> None:
     assert last.s == "2500"
     assert last.f == 625.0
     assert last.num == decimal.Decimal("312.5")
-    assert last.ts == dt.datetime(2024, 1, 1, 0, 41, 40, tzinfo=dt.timezone.utc)
+    assert last.ts == dt.datetime(2024, 1, 1, 0, 41, 40, tzinfo=dt.UTC)
     assert last.d == dt.date(2024, 1, 1)
     assert last.dtm == dt.datetime(2024, 1, 1, 10, 0)
     assert last.flag is True
@@ -100,7 +100,7 @@ def test_failed_statement_leaves_no_partial_rows(bq: bigquery.Client, dataset: s
     bq.query(f"CREATE TABLE {dataset}.t (n INT64)").result()
     with pytest.raises(exceptions.BadRequest):
         bq.query(f"INSERT INTO {dataset}.t SELECT CAST(x AS INT64) FROM UNNEST(['1', '2', 'x']) AS x").result()
-    assert list(bq.query(f"SELECT COUNT(*) AS c FROM {dataset}.t").result())[0].c == 0
+    assert next(iter(bq.query(f"SELECT COUNT(*) AS c FROM {dataset}.t").result())).c == 0
 
 
 def test_destination_table_dispositions(bq: bigquery.Client, dataset: str) -> None:
@@ -144,7 +144,7 @@ def test_query_parameters_and_default_dataset(bq: bigquery.Client, dataset: str)
 def test_job_ids_get_and_duplicates(bq: bigquery.Client) -> None:
     job_id = f"kestra_{uuid.uuid4().hex}"
     job = bq.query("SELECT 42 AS answer", job_id=job_id, job_retry=None)
-    assert list(job.result())[0].answer == 42
+    assert next(iter(job.result())).answer == 42
     fetched = bq.get_job(job_id)
     assert fetched.state == "DONE" and fetched.statement_type == "SELECT"
     with pytest.raises(exceptions.Conflict, match="Already Exists: Job"):
@@ -184,7 +184,7 @@ def test_load_job_from_gcs(bq: bigquery.Client, bucket: storage.Bucket, dataset:
     bq.load_table_from_uri(f"gs://{bucket.name}/in/a.csv", f"{dataset}.auto", job_config=auto).result()
     types = {f.name: f.field_type for f in bq.get_table(f"{dataset}.auto").schema}
     assert types == {"id": "INTEGER", "name": "STRING", "amount": "FLOAT", "at": "TIMESTAMP"}
-    with pytest.raises(exceptions.NotFound, match="missing.csv"):
+    with pytest.raises(exceptions.NotFound, match=r"missing\.csv"):
         bq.load_table_from_uri(f"gs://{bucket.name}/missing.csv", f"{dataset}.x", job_config=config).result()
     bucket.blob("in/bad.csv").upload_from_string("id,name,amount,at\nnot-a-number,a,1,\n")
     with pytest.raises(exceptions.BadRequest):

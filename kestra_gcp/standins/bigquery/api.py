@@ -145,7 +145,7 @@ def create_app(warehouse: Warehouse, jobs: JobService) -> Flask:
 
     @app.get(f"{prefix}/jobs")
     def list_jobs(project: str) -> Response:
-        return jsonify(_paged(jobs.list(project), "jobs", "bigquery#jobList"))
+        return jsonify(_paged(jobs.list_jobs(project), "jobs", "bigquery#jobList"))
 
     @app.get(f"{prefix}/jobs/<job_id>")
     def get_job(project: str, job_id: str) -> Response:

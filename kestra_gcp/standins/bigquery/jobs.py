@@ -130,7 +130,7 @@ class JobService:
             raise not_found(f"Not found: Job {project}:{job_id}")
         return job
 
-    def list(self, project: str) -> list[dict[str, Any]]:
+    def list_jobs(self, project: str) -> list[dict[str, Any]]:
         with self._lock:
             jobs = [j for (p, _), j in self._jobs.items() if p == project]
         return [dict(j.resource(), state=j.state) for j in reversed(jobs)]

@@ -105,7 +105,7 @@ class _Translator:
         self.reads: set[TableRef] = set()
         self.projects: set[str] = {project}
 
-    def statement(self, tree: exp.Expression) -> Statement:
+    def statement(self, tree: exp.Expr) -> Statement:
         text = tree.sql("bigquery")
         if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind", "")).upper() == "SCHEMA":
             return self._schema_statement(tree, text)
@@ -114,6 +114,7 @@ class _Translator:
         target = self._qualify(tree)
         self._rewrite(tree)
         if isinstance(tree, exp.Query):
+            _name_anonymous_columns(tree)
             return self._make("SELECT", tree, text, returns_rows=True)
         if isinstance(tree, exp.Create):
             return self._create(tree, text, target)
@@ -128,12 +129,12 @@ class _Translator:
                 return self._make(kind, tree, text, target=target)
         raise unsupported(f"Statement type {type(tree).__name__.upper()}")
 
-    def _make(self, kind: str, tree: exp.Expression | None, text: str, **kw: Any) -> Statement:
+    def _make(self, kind: str, tree: exp.Expr | None, text: str, **kw: Any) -> Statement:
         sql = tree.sql("duckdb") if tree is not None else None
         return Statement(kind=kind, sql=sql, text=text, reads=self.reads, projects=self.projects, **kw)
 
     # --- names -------------------------------------------------------------------------------------------
-    def _qualify(self, tree: exp.Expression) -> TableRef | None:
+    def _qualify(self, tree: exp.Expr) -> TableRef | None:
         """Qualify every table name; returns the statement's target table (DDL/DML), if any."""
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         target_node = self._target_node(tree)
@@ -155,7 +156,7 @@ class _Translator:
         return target
 
     @staticmethod
-    def _target_node(tree: exp.Expression) -> exp.Table | None:
+    def _target_node(tree: exp.Expr) -> exp.Table | None:
         node = tree.this if isinstance(tree, exp.Create | exp.Drop | exp.Insert | exp.Merge | exp.Update
                                        | exp.Delete | exp.TruncateTable) else None
         if isinstance(tree, exp.TruncateTable) and tree.expressions:
@@ -183,7 +184,7 @@ class _Translator:
         raise invalid_query(f'Table "{".".join(parts)}" must be qualified with a dataset (e.g. dataset.table).')
 
     # --- expressions ---------------------------------------------------------------------------------------
-    def _rewrite(self, tree: exp.Expression) -> None:
+    def _rewrite(self, tree: exp.Expr) -> None:
         for node in list(tree.walk()):
             if isinstance(node, exp.DataType):
                 _fix_decimal(node)
@@ -198,7 +199,7 @@ class _Translator:
             elif isinstance(node, exp.Parameter | exp.Placeholder):
                 node.replace(self._parameter(node))
 
-    def _parameter(self, node: exp.Expression) -> exp.Expression:
+    def _parameter(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
             if self.positional >= len(self.params):
                 raise invalid_query("Query has more positional parameters (?) than queryParameters")
@@ -294,6 +295,21 @@ class _Translator:
                           if_not_exists=bool(tree.args.get("exists")))
 
 
+def _name_anonymous_columns(tree: exp.Query) -> None:
+    """BigQuery names unaliased result expressions f0_, f1_, ... (DuckDB would use the expression text)."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    anonymous = 0
+    for projection in list(select.expressions):
+        if isinstance(projection, exp.Alias | exp.Column | exp.Star):
+            continue
+        projection.replace(exp.alias_(projection.copy(), f"f{anonymous}_"))
+        anonymous += 1
+
+
 def _fix_decimal(node: exp.DataType) -> None:
     """BigQuery NUMERIC is DECIMAL(38, 9); a bare DECIMAL in DuckDB would be DECIMAL(18, 3)."""
     if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
@@ -305,7 +321,7 @@ def _fix_decimal(node: exp.DataType) -> None:
                                  exp.DataTypeParam(this=exp.Literal.number(18))])
 
 
-def _partitioning(expr: exp.Expression) -> dict[str, str]:
+def _partitioning(expr: exp.Expr) -> dict[str, str]:
     unit = "DAY"
     column = expr.find(exp.Column)
     if isinstance(expr, exp.TimestampTrunc | exp.DateTrunc | exp.DatetimeTrunc | exp.TimestampTrunc):
@@ -317,7 +333,7 @@ def _partitioning(expr: exp.Expression) -> dict[str, str]:
     return result
 
 
-def _python_value(node: exp.Expression) -> Any:
+def _python_value(node: exp.Expr) -> Any:
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Literal):
@@ -334,7 +350,7 @@ def _python_value(node: exp.Expression) -> Any:
     return node.sql("bigquery")
 
 
-def _options(props: list[exp.Expression]) -> dict[str, Any]:
+def _options(props: list[exp.Expr]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for prop in props:
         if isinstance(prop, exp.FileFormatProperty):
@@ -350,7 +366,7 @@ _PARAM_TYPES = {"INT64": "BIGINT", "INTEGER": "BIGINT", "FLOAT64": "DOUBLE", "FL
                 "TIMESTAMP": "TIMESTAMPTZ", "TIME": "TIME", "JSON": "JSON"}
 
 
-def _param_literal(ptype: dict[str, Any], pvalue: dict[str, Any]) -> exp.Expression:
+def _param_literal(ptype: dict[str, Any], pvalue: dict[str, Any]) -> exp.Expr:
     kind = str(ptype.get("type", "STRING")).upper()
     if kind == "ARRAY":
         items = pvalue.get("arrayValues") or []

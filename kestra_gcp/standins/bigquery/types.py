@@ -4,7 +4,7 @@ that renders a DuckDB value in the string form the BigQuery REST API uses in `ro
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from duckdb.sqltypes import DuckDBPyType
 
@@ -38,6 +38,16 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _member(t: DuckDBPyType, name: str) -> Any:
+    """A child of a DuckDB type: `child` of a list, `scale` of a decimal."""
+    return dict(t.children)[name]
+
+
+def _members(t: DuckDBPyType) -> list[tuple[str, DuckDBPyType]]:
+    """The (name, type) members of a struct type."""
+    return [(str(name), cast(DuckDBPyType, child)) for name, child in t.children]
+
+
 def bq_type_name(t: DuckDBPyType) -> str:
     """The BigQuery (legacy REST) type name of a scalar DuckDB type."""
     if str(t) == "JSON":
@@ -45,7 +55,7 @@ def bq_type_name(t: DuckDBPyType) -> str:
     if t.id in _INTEGERS:
         return "INTEGER"
     if t.id == "decimal":
-        scale = dict(t.children)["scale"]
+        scale = int(_member(t, "scale"))
         return "NUMERIC" if scale <= 9 else "BIGNUMERIC"
     return _SIMPLE.get(t.id, "STRING")
 
@@ -54,12 +64,12 @@ def bq_field(name: str, t: DuckDBPyType, nullable: bool = True, description: str
     """A BigQuery `TableFieldSchema` for a DuckDB column."""
     mode = "NULLABLE" if nullable else "REQUIRED"
     if t.id == "list":
-        t = dict(t.children)["child"]
+        t = _member(t, "child")
         mode = "REPEATED"
     field: dict[str, Any] = {"name": name, "mode": mode}
     if t.id == "struct":
         field["type"] = "RECORD"
-        field["fields"] = [bq_field(child_name, child_type) for child_name, child_type in t.children]
+        field["fields"] = [bq_field(child_name, child_type) for child_name, child_type in _members(t)]
     else:
         field["type"] = bq_type_name(t)
     if description:
@@ -111,10 +121,10 @@ def _nested(value: Any, t: DuckDBPyType) -> Any:
     if value is None:
         return None
     if t.id == "list":
-        child = dict(t.children)["child"]
+        child = _member(t, "child")
         return [{"v": _nested(item, child)} for item in value]
     if t.id == "struct":
-        return {"f": [{"v": _nested(value.get(name), child)} for name, child in t.children]}
+        return {"f": [{"v": _nested(value.get(name), child)} for name, child in _members(t)]}
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
