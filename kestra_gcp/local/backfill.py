@@ -280,7 +280,7 @@ def _summarise(plan: list[Tick], results: dict[str, Outcome], record: Record, co
         else:
             rows.append({"tick": tick.date, "state": outcome.state, "skipped": False,
                          "duration": round(outcome.duration, 3), "executionId": outcome.execution_id,
-                         "message": outcome.message})
+                         "started": outcome.started, "ended": outcome.ended, "message": outcome.message})
     table = Table(show_edge=False, header_style="bold")
     for col in ("tick", "state", "duration", "execution"):
         table.add_column(col)

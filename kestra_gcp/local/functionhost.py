@@ -204,8 +204,10 @@ def _main() -> int:
         return 1
     print(host.base_url, flush=True)
     sys.stdin.read()  # returns at EOF: the parent stopped us or died
-    host.stop()
-    return 0
+    # Every request has been answered by then (each is complete or failed in the parent): leave at once,
+    # without the slow interpreter teardown of the client libraries' threads.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ scheduled flow backfilled over three months. Real CLI, real services, real funct
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -101,6 +102,8 @@ def test_postgres_taxi_scheduled_backfill_three_months_concurrency_1(cli: Cli) -
                                  "'green_tripdata_2019-03' GROUP BY filename").fetchall())
     assert rows == {f"green_tripdata_2019-0{m}.csv": month_rows("green", 2019, m) for m in (3, 4, 5)}
     # Executions ran one at a time: each started after the previous one ended.
+    for before, after in itertools.pairwise(ticks):
+        assert before["ended"] <= after["started"]
     # Resumable: a second backfill skips the ticks already SUCCESS.
     proc = cli(*args)
     assert proc.returncode == 0, proc.stderr
