@@ -126,7 +126,8 @@ def compile_paths(paths: list[Path], flow_filter: str | None = None, *, emit: bo
     for flow in selected:
         if flow.file in error_files:
             continue  # its front-end problems are reported; generating would only add noise
-        gen = generate(flow, parsed.lines[flow.file], FlowLinks(known, link_map.get(flow.workflow_id, [])))
+        gen = generate(flow, parsed.lines[flow.file], FlowLinks(known, link_map.get(flow.workflow_id, [])),
+                       check_only=not emit)
         diags.extend(gen.diagnostics)
         if any(d.is_error for d in gen.diagnostics) or not emit:
             continue
@@ -146,6 +147,10 @@ def compile_paths(paths: list[Path], flow_filter: str | None = None, *, emit: bo
         result.notes.extend(f"{flow.file}: {n}" for n in gen.notes)
     result.schedules.sort(key=lambda e: e["name"])
     result.diagnostics = diags.sorted()
+    if flow_filter is not None and selected:
+        # other files were read only to resolve subflows and flow triggers: their problems are not this flow's
+        keep = {f.file for f in selected}
+        result.diagnostics = [d for d in result.diagnostics if d.path in keep or d.path == flow_filter]
     if not result.ok:
         result.workflows, result.schedules = {}, []
         result.manifest = {"version": 1, "flows": {}}

@@ -27,10 +27,11 @@ def _merge(target: dict[str, Any], values: dict[str, Any], forced: bool, source:
         elif isinstance(here, list) and isinstance(value, list) and not forced:
             target[key] = here + [v for v in value if v not in here]
         elif key not in target or forced:
+            if key in target:  # forced over a value of the task: forget where the old one was
+                for table in (source.values, source.keys):
+                    for p in [p for p in table if p[: len(dst) + 1] == (*dst, key)]:
+                        del table[p]
             target[key] = _copy(value)
-            for table in (source.values, source.keys):
-                for p in [p for p in table if p[: len(dst) + 1] == (*dst, key)]:
-                    del table[p]
             source.copy_subtree((*src, key), (*dst, key))
             if (*src, key) in source.keys:
                 source.keys[(*dst, key)] = source.keys[(*src, key)]

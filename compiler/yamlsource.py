@@ -14,6 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from compiler.diagnostics import Diagnostic
 
@@ -24,6 +25,17 @@ try:  # the C parser; the pure-Python one is ~8x slower
     _YAML.compose("a: 1")
 except Exception:  # pragma: no cover - only without ruamel.yaml.clib
     _YAML = YAML(typ="safe", pure=True)
+
+
+class _Yaml12Resolver(VersionedResolver):
+    """YAML 1.2 rules, without VersionedResolver's slow per-scalar version lookup."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+
+_YAML.Resolver = _Yaml12Resolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +54,7 @@ class SourceMap:
     path: str
     values: dict[Path, Pos] = field(default_factory=dict)
     keys: dict[Path, Pos] = field(default_factory=dict)
+    _subtrees: dict[tuple[int, Path], list[tuple[Path, Pos]]] = field(default_factory=dict, repr=False)
 
     def value(self, path: Path) -> Pos:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
@@ -66,9 +79,12 @@ class SourceMap:
         """Make positions under `dst` point at those under `src` (used when pluginDefaults fill a value)."""
         n = len(src)
         for table in (self.values, self.keys):
-            for p, pos in list(table.items()):
-                if p[:n] == src:
-                    table.setdefault(dst + p[n:], pos)
+            cache = self._subtrees.get((id(table), src))
+            if cache is None:
+                cache = [(p, pos) for p, pos in table.items() if p[:n] == src]
+                self._subtrees[(id(table), src)] = cache
+            for p, pos in cache:
+                table.setdefault(dst + p[n:], pos)
 
     def move_subtree(self, src: Path, dst: Path) -> None:
         """Re-address positions under `src` to `dst` (used when a list is re-indexed)."""

@@ -49,6 +49,9 @@ class StepBuilder:
     working_dir: bool = False
     names: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    _static: dict[str, Any] | None = None
+    _scope: Any = None
+    _scope_key: tuple[int, bool, bool] | None = None
 
     # ---- diagnostics and scope -------------------------------------------------------------
     @property
@@ -59,20 +62,22 @@ class StepBuilder:
         self.expr.diagnostics.append(self.flow.source.diag(path, message))
 
     def scope(self, in_loop: bool | None = None, working_dir: bool = False) -> Any:
-        all_nodes = self.flow.all_tasks()
-        return make_scope(
-            inputs={i.id: i.type for i in self.flow.inputs},
-            variables=self.flow.variables,
-            tasks=dict(self.done),
-            all_tasks=frozenset(n.id for n in all_nodes),
-            task_types={n.id: n.type for n in all_nodes},
-            has_trigger=bool(self.flow.triggers),
-            in_loop=self.loop_depth > 0 if in_loop is None else in_loop,
-            working_dir=working_dir,
-            flow_id=self.flow.id,
-            namespace=self.flow.namespace,
-            labels={k: str(v) for k, v in self.flow.labels.items()},
-        )
+        """The Pebble scope at the current point (tasks run so far, loop context); cached until it changes."""
+        loop = self.loop_depth > 0 if in_loop is None else in_loop
+        key = (len(self.done), loop, working_dir)
+        if self._scope_key == key and self._scope is not None:
+            return self._scope
+        if self._static is None:
+            all_nodes = self.flow.all_tasks()
+            self._static = {
+                "inputs": {i.id: i.type for i in self.flow.inputs}, "variables": self.flow.variables,
+                "all_tasks": frozenset(n.id for n in all_nodes), "task_types": {n.id: n.type for n in all_nodes},
+                "has_trigger": bool(self.flow.triggers), "flow_id": self.flow.id,
+                "namespace": self.flow.namespace, "labels": {k: str(v) for k, v in self.flow.labels.items()},
+            }
+        self._scope = make_scope(tasks=dict(self.done), in_loop=loop, working_dir=working_dir, **self._static)
+        self._scope_key = key
+        return self._scope
 
     def value(self, node: TaskNode, prop: str, default: Any = None) -> Any:
         """The compiled value of property `prop` of `node` (or `default` when unset)."""

@@ -34,6 +34,7 @@ class Expressions:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     kv: set[tuple[str, str]] = field(default_factory=set)
     secrets: set[str] = field(default_factory=set)
+    check_only: bool = False  # validation: parse and check templates, skip code generation
 
     def origin(self, path: Path) -> Any:
         pos = self.source.value(path)
@@ -51,6 +52,17 @@ class Expressions:
             if "{{" not in text and "{%" not in text and "{#" not in text:
                 return ExprResult(text.replace("${", "${\"${\"}"), "string")
             self.diagnostics.append(self.source.diag(path, "expressions cannot be compiled yet"))
+            return ExprResult(text)
+        if self.check_only and ("{{" in text or "{%" in text or "{#" in text):
+            try:
+                tpl = _pebble.parse_template(text, self.origin(path))
+            except _pebble.TemplateError as exc:
+                self.diagnostics.append(exc.diagnostic)
+                return ExprResult(text)
+            collected = _pebble.Collected()
+            self.diagnostics.extend(_pebble.check(tpl, scope, collected))
+            self.kv |= collected.kv
+            self.secrets |= collected.secrets
             return ExprResult(text)
         out = _pebble.compile_template(text, self.origin(path), _pebble.CodegenContext(scope))
         self.diagnostics.extend(out.diagnostics)

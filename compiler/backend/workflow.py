@@ -106,8 +106,9 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
     return steps
 
 
-def generate(flow: FlowIR, lines: list[str], links: FlowLinks) -> GeneratedFlow:
-    expr = Expressions(flow.source, lines)
+def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool = False) -> GeneratedFlow:
+    """The Workflows document of `flow`; with `check_only`, templates are checked but not compiled."""
+    expr = Expressions(flow.source, lines, check_only=check_only)
     b = StepBuilder(flow, expr, links)
     start = _start(flow, b)
     inputs = _inputs(flow, b)
