@@ -382,6 +382,8 @@ class Generator:
                 eq = left.const == right.const
                 return const(eq if op == "==" else not eq)
             return W(f"{left.at(ADD)} {op} {right.at(ADD)}", "bool", CMP)
+        if op == "+" and "string" in (left.type, right.type):
+            return self.concat([left, right])  # Pebble: `+` with a string operand concatenates
         if op in ("+", "-", "*", "/", "%"):
             num = left.type in ("int", "float") and right.type in ("int", "float")
             if op == "/" and left.type == "int" and right.type == "int":

@@ -37,6 +37,7 @@ CASES: list[tuple[str, Any]] = [
     ("{{ inputs.n * 7 / 2 }}", 10),
     ("{{ inputs.f / 2 }}", 1.25),
     ("{{ inputs.n % 2 }}", 1),
+    ("{{ inputs.taxi + '_' + inputs.n }}", "green_3"),
     ("{{ -inputs.n }}", -3),
     ("{{ 2 + inputs.n * 4 }}", 14),
     ("{{ (2 + inputs.n) * 4 }}", 20),
