@@ -33,7 +33,17 @@ def _kind_of(g: Generator, operand: ast.Expr, w: W) -> str:
             return "date"
     if w.type in ("int", "float"):
         raise PebbleError("date filters on epoch numbers cannot be compiled; use an RFC 3339 string", operand.pos)
+    if w.is_const:
+        if isinstance(w.const, str) and _LOCAL_DATE.fullmatch(w.const):
+            return "date"
+        if not (isinstance(w.const, str) and _RFC3339.fullmatch(w.const)):
+            raise PebbleError(f"{w.const!r} is not a date: expected RFC 3339 ('2024-01-31T10:00:00Z') "
+                              "or a date ('2024-01-31')", operand.pos)
     return "rfc3339"
+
+
+_LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def compile_filter(g: Generator, e: ast.Filter) -> W:

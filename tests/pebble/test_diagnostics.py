@@ -56,6 +56,7 @@ ERRORS: list[tuple[str, str, int]] = [
     ("{{ inputs.taxi.toUpperCase() }}", "method call '.toUpperCase()' cannot be compiled", 4),
     ("{{ secret('TOKEN') | upper }}", "cannot be applied to a secret", 22),
     ("{{ secret('TOKEN') == 'x' }}", "cannot be applied to a secret", 4),
+    ("{{ '2024-02-30 10:00' | date('yyyy') }}", "is not a date", 4),
     ("{{ inputs.n | date('yyyy') }}", "date filters on epoch numbers cannot be compiled", 4),
 ]
 

@@ -233,6 +233,7 @@ CASES: list[tuple[str, Any]] = [
     ("{{ inputs.d | dateAdd(1, 'DAYS', 'yyyy-MM-dd') }}", "2024-03-16"),
     ("{{ inputs.d | dateAdd(1, 'MONTHS', 'yyyy-MM-dd') }}", "2024-04-15"),
     ("{{ trigger.date | timestamp }}", 1709247600),
+    ("{{ '2024-02-29' | date('EEE d MMM yyyy') }}", "Thu 29 Feb 2024"),
     ("{{ now() | date('yyyy') }}", "<this year>"),
     ("{{ now('yyyy') }}", "<this year>"),
     ("{{ now() | dateAdd(1, 'DAYS') | date('yyyy') }}", "<year tomorrow>"),
