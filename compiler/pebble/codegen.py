@@ -49,7 +49,9 @@ RUNTIME_ROOTS = ("inputs", "outputs", "trigger", "execution", "labels", "taskrun
 class CodegenContext:
     """How to compile: the scope, the server's default time zone for dates, and whether long
     sub-expressions may be hoisted into temporary variables (returned in `Compiled.prelude`). When hoisting, a
-    text concatenation longer than `max_expression` characters is also split into a chain of temporaries."""
+    text concatenation longer than `max_expression` characters is also split into a chain of temporaries.
+    Temporaries are numbered from 1 for every compiled value, so `temp_prefix` must be unique per value
+    (e.g. `_<step>_<property>_`)."""
 
     scope: Scope = field(default_factory=Scope)
     time_zone: str = "UTC"
