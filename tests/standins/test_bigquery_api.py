@@ -190,3 +190,27 @@ def test_load_job_from_gcs(bq: bigquery.Client, bucket: storage.Bucket, dataset:
     with pytest.raises(exceptions.BadRequest):
         bq.load_table_from_uri(f"gs://{bucket.name}/in/bad.csv", f"{dataset}.loaded", job_config=config).result()
     assert bq.get_table(f"{dataset}.loaded").num_rows == 4
+
+
+def test_external_table_errors_and_schema_ddl(bq: bigquery.Client, bucket: storage.Bucket) -> None:
+    name = f"ds_{uuid.uuid4().hex[:8]}"
+    bq.query(f"CREATE SCHEMA IF NOT EXISTS `{PROJECT}.{name}` OPTIONS (location = 'EU')").result()
+    assert bq.get_dataset(name).location == "EU"
+    with pytest.raises(exceptions.NotFound, match=r"gs://.*/nope\.csv"):
+        bq.query(f"CREATE EXTERNAL TABLE {name}.e (a INT64) OPTIONS (format = 'CSV', "
+                 f"uris = ['gs://{bucket.name}/nope.csv'])").result()
+    bucket.blob("bad.csv").upload_from_string("a\nnot-an-int\n")
+    bq.query(f"CREATE EXTERNAL TABLE {name}.e (a INT64) OPTIONS (format = 'CSV', "
+             f"uris = ['gs://{bucket.name}/bad.csv'], skip_leading_rows = 1)").result()
+    with pytest.raises(exceptions.BadRequest, match="Error while reading data"):
+        bq.query(f"SELECT * FROM {name}.e").result()
+    with pytest.raises(exceptions.BadRequest, match="still in use"):
+        bq.query(f"DROP SCHEMA {name}").result()
+    bq.query(f"DROP SCHEMA {name} CASCADE").result()
+    with pytest.raises(exceptions.NotFound):
+        bq.get_dataset(name)
+
+
+def test_anonymous_columns_are_named_like_bigquery(bq: bigquery.Client) -> None:
+    row = next(iter(bq.query("SELECT COUNT(*), 'x' AS named, 1 + 1 FROM UNNEST([1, 2, 3])").result()))
+    assert dict(row.items()) == {"f0_": 3, "named": "x", "f1_": 2}
