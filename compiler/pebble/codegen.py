@@ -288,6 +288,12 @@ class Generator:
             if first in facts:
                 return const(facts[first])
             raise PebbleError(f"'flow.{first}' cannot be compiled (supported: flow.id, flow.namespace)", e.pos)
+        if root == "task":
+            facts = {"id": s.task_id, "type": s.task_type}
+            if facts.get(first or ""):
+                return const(facts[first or ""])
+            raise PebbleError(f"'task.{first}' cannot be compiled here (supported: task.id, task.type in a task)",
+                              e.pos)
         if root == "workingDir":
             if not s.working_dir:
                 raise PebbleError("'workingDir' is only available in DuckDB and script tasks", e.pos)

@@ -24,7 +24,7 @@ class Scope:
     - `has_trigger`: the flow has a trigger, so `trigger.*` may be used.
     - `in_loop`: inside ForEach/EachSequential/EachParallel (`taskrun.value`, `taskrun.iteration`).
     - `working_dir`: `{{ workingDir }}` is allowed (DuckDB task properties).
-    - `flow_id`, `namespace`, `labels`: compile-time facts.
+    - `flow_id`, `namespace`, `labels`, `task_id`/`task_type` (the task being compiled): compile-time facts.
     """
 
     inputs: Mapping[str, str] = field(default_factory=dict)
@@ -38,6 +38,8 @@ class Scope:
     working_dir: bool = False
     flow_id: str = ""
     namespace: str = ""
+    task_id: str = ""
+    task_type: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -28,6 +28,8 @@ SCOPE = Scope(
     working_dir=True,
     flow_id="postgres_taxi",
     namespace="zoomcamp",
+    task_id="extract_step",
+    task_type="io.kestra.plugin.core.log.Log",
 )
 
 CTX = CodegenContext(SCOPE)

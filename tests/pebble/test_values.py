@@ -146,6 +146,7 @@ CASES: list[tuple[str, Any]] = [
     ("{{ flow.id }}", "postgres_taxi"),
     ("{{ flow.namespace }}.{{ flow.id }}", "zoomcamp.postgres_taxi"),
     ("{{ execution.id }}", "exec123"),
+    ("{{ task.id }}:{{ task.type }}", "extract_step:io.kestra.plugin.core.log.Log"),
     ("{{ labels.team }}", "data"),
     ("{{ taskrun.value }}", "item1"),
     ("{{ taskrun.iteration + 1 }}", 3),
