@@ -614,7 +614,12 @@ def _jsonable(v: Any) -> Any:
 
 
 def _escape_const(v: Any) -> Any:
-    """A constant as a Workflows value: strings containing `${` become an expression so they stay literal."""
+    """A constant as a Workflows value: strings containing `${` (also inside lists and maps) become
+    expressions so they stay literal."""
     if isinstance(v, str) and "${" in v:
         return "${" + json.dumps(v, ensure_ascii=False) + "}"
+    if isinstance(v, list):
+        return [_escape_const(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _escape_const(x) for k, x in v.items()}
     return v

@@ -19,6 +19,7 @@ SCOPE = Scope(
         "n": 5,
         "list": [1, 2, 3],
         "obj": {"a": "x"},
+        "shell": {"cmd": "echo ${HOME}", "args": ["${1}"]},
     },
     tasks={"extract": frozenset({"uri", "outputFiles"}), "count": None, "my-task": None},
     all_tasks=frozenset({"extract", "count", "my-task", "load"}),

@@ -166,6 +166,7 @@ CASES: list[tuple[str, Any]] = [
     ("{{ vars.list[1] }}", 2),
     ("{{ vars.obj.a }}", "x"),
     ("{{ vars.list }}", [1, 2, 3]),
+    ("{{ vars.shell }}", {"cmd": "echo ${HOME}", "args": ["${1}"]}),
     # outputs
     ("{{ outputs.extract.uri }}", "gs://b/e/x.csv"),
     ("{{ outputs.extract.outputFiles[render(vars.file)] }}", "gs://b/out.csv"),
