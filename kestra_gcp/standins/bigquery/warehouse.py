@@ -48,7 +48,7 @@ class Warehouse:
         for stale in (results, results.with_suffix(".duckdb.wal")):
             stale.unlink(missing_ok=True)
         self._con = duckdb.connect(":memory:")
-        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute(f"SET temp_directory = {quote_literal(str(self.data_dir / '_tmp'))}")
         self._con.execute(_BQ_STRING_MACRO)
         self._con.execute(f"ATTACH {quote_literal(str(results))} AS {quote_ident(RESULTS)}")
@@ -61,6 +61,7 @@ class Warehouse:
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cur = self._con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")  # BigQuery computes in UTC whatever the host's zone
         try:
             yield cur
         finally:
