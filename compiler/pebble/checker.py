@@ -17,7 +17,6 @@ Problem = tuple[str, int]
 
 EXECUTION_FIELDS = ("id", "startDate", "state", "originalId")
 FLOW_FIELDS = ("id", "namespace", "revision", "tenantId")
-TRIGGER_FIELDS = ("date", "next", "previous")
 TASKRUN_FIELDS = ("value", "iteration", "id", "startDate", "attemptsCount", "parentId")
 
 
@@ -43,7 +42,7 @@ def path_of(expr: ast.Expr) -> tuple[str, list[str | ast.Expr]] | None:
 class Checker:
     """Walks one template; `problems` and `collected` are filled as it goes."""
 
-    def __init__(self, scope: Scope, parse_var: object = None) -> None:
+    def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.problems: list[Problem] = []
         self.collected = Collected()
@@ -227,8 +226,6 @@ class Checker:
             self.error(f"unknown field 'flow.{first}'{did_you_mean(first, set(FLOW_FIELDS))}", expr.pos)
         elif root == "execution" and first is not None and first not in EXECUTION_FIELDS:
             self.error(f"unknown field 'execution.{first}'{did_you_mean(first, set(EXECUTION_FIELDS))}", expr.pos)
-        elif root == "trigger" and first is not None and first not in TRIGGER_FIELDS and s.has_trigger:
-            pass  # Flow/Webhook triggers carry other fields (body, executionId, outputs...)
 
 
 def _arg(args: tuple[ast.Arg, ...], index: int, sig: Signature | None) -> ast.Expr | None:

@@ -9,7 +9,6 @@ are resolved at compile time (`render()` expands recursively, as Kestra does).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +40,6 @@ from compiler.pebble.wexpr import (
 
 INPUT_TYPES = {"INT": "int", "FLOAT": "float", "BOOLEAN": "bool", "ARRAY": "list", "MULTISELECT": "list",
                "JSON": "any", "YAML": "any"}
-_REGEX_META = re.compile(r"[\\^$.|?*+()\[\]{}]")
 RUNTIME_ROOTS = ("inputs", "outputs", "trigger", "execution", "labels", "taskrun")
 
 

@@ -10,7 +10,7 @@ from compiler.pebble import ast, dates
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
 from compiler.pebble.registry import FILTERS
-from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const, index, member
+from compiler.pebble.wexpr import ADD, ATOM, CMP, W, call, const, index, member
 
 if TYPE_CHECKING:
     from compiler.pebble.codegen import Generator
@@ -353,4 +353,4 @@ def _date_add(g: Generator, e: ast.Filter, v: W, sig: object) -> W:
     return dates.format_pattern(g.temp(dates.canonical(secs, zone)), fmt or "iso", e.name_pos)
 
 
-__all__ = ["MUL", "compile_filter"]
+__all__ = ["compile_filter"]
