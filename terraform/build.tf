@@ -10,6 +10,10 @@ locals {
   manifest  = jsondecode(file("${local.build_dir}/manifest.json"))
   flows     = local.manifest.flows
   schedules = { for s in jsondecode(file("${local.build_dir}/schedules.json")) : s.name => s }
+  # A disabled flow keeps its schedules, paused.
+  schedule_paused = {
+    for name, s in local.schedules : name => s.paused || try(local.flows[s.workflow].disabled, false) == true
+  }
 
   # Workflow id => source, one per compiled file. file(), never a template function: Workflows' own ${...}
   # expressions must reach the API untouched.

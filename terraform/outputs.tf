@@ -12,7 +12,7 @@ output "workflows" {
 
 output "function_urls" {
   description = "Internal URLs of the functions (ingress internal-only, OIDC required)."
-  value       = { for fn, f in google_cloudfunctions2_function.fn : fn => f.url }
+  value       = { for fn, f in google_cloudfunctions2_function.fn : fn => f.service_config[0].uri }
 }
 
 output "script_jobs" {

@@ -2,6 +2,12 @@
 # trigger function with an OIDC token; the function reads X-CloudScheduler-ScheduleTime (so trigger.date is
 # the cron tick), applies the flow's concurrency and starts the workflow.
 
+locals {
+  # The run.app URI (not the cloudfunctions.net URL): the one internal-only ingress admits from Google
+  # services of the project, and the OIDC audience Cloud Run checks.
+  trigger_uri = length(local.schedules) > 0 ? google_cloudfunctions2_function.fn["trigger"].service_config[0].uri : null
+}
+
 resource "google_cloud_scheduler_job" "schedule" {
   for_each = local.schedules
 
@@ -10,7 +16,7 @@ resource "google_cloud_scheduler_job" "schedule" {
   description      = substr("Kestra trigger ${each.value.namespace}.${each.value.flowId}/${each.value.triggerId}", 0, 500)
   schedule         = each.value.cron
   time_zone        = each.value.timeZone
-  paused           = each.value.paused
+  paused           = local.schedule_paused[each.key]
   attempt_deadline = "180s"
 
   retry_config {
@@ -22,13 +28,13 @@ resource "google_cloud_scheduler_job" "schedule" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.fn["trigger"].url
+    uri         = local.trigger_uri
     body        = base64encode(jsonencode(each.value.body))
     headers     = { "Content-Type" = "application/json" }
 
     oidc_token {
       service_account_email = google_service_account.sa["scheduler"].email
-      audience              = google_cloudfunctions2_function.fn["trigger"].url
+      audience              = local.trigger_uri
     }
   }
 

@@ -14,7 +14,7 @@ resource "google_workflows_workflow" "flow" {
 
   user_env_vars = merge(
     { KESTRA_GCP_BUCKET = local.state_bucket },
-    { for name, fn in local.workflow_env_functions[each.key] : name => google_cloudfunctions2_function.fn[fn].url },
+    { for name, fn in local.workflow_env_functions[each.key] : name => google_cloudfunctions2_function.fn[fn].service_config[0].uri },
     { for name, key in local.workflow_env_jobs[each.key] : name => google_cloud_run_v2_job.script[key].id },
   )
 

@@ -80,7 +80,7 @@ def test_workflows_resource() -> None:
     assert body["service_account"] == '${google_service_account.sa["wf:${each.key}"].id}'
     env = body["user_env_vars"]
     assert "local.workflow_env_functions[each.key]" in env
-    assert "google_cloudfunctions2_function.fn[fn].url" in env
+    assert "google_cloudfunctions2_function.fn[fn].service_config[0].uri" in env
     assert "google_cloud_run_v2_job.script[key].id" in env
     assert "KESTRA_GCP_BUCKET" in env
 
@@ -104,11 +104,13 @@ def test_scheduler_calls_trigger_with_oidc() -> None:
     body = job.body
     assert body["for_each"] == "${local.schedules}"
     assert body["time_zone"] == "${each.value.timeZone}"
-    assert body["paused"] == "${each.value.paused}"
+    assert body["paused"] == "${local.schedule_paused[each.key]}"
     assert body["schedule"] == "${each.value.cron}"
     assert "retry_config" in body
     target = first(body["http_target"])
-    assert target["uri"] == '${google_cloudfunctions2_function.fn["trigger"].url}'
+    assert target["uri"] == "${local.trigger_uri}"
+    assert first(target["oidc_token"])["audience"] == "${local.trigger_uri}"
+    assert 'google_cloudfunctions2_function.fn["trigger"].service_config[0].uri' in TF_TEXT["scheduler.tf"]
     assert target["body"] == "${base64encode(jsonencode(each.value.body))}"
     oidc = first(target["oidc_token"])
     assert oidc["service_account_email"] == '${google_service_account.sa["scheduler"].email}'

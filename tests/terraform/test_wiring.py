@@ -240,6 +240,18 @@ def test_fixture_expected_grants(fixture_wiring: dict[str, Any]) -> None:
     assert "wf:zoomcamp-notify|roles/workflows.invoker" not in w["project_roles"]
 
 
+def test_schedules_of_disabled_flows_are_paused(tmp_path: Path) -> None:
+    manifest = fixture_manifest()
+    build = make_build(tmp_path / "build")
+    w = evaluate_wiring(build, tmp_path / "tf1")
+    green, yellow = "zoomcamp-gcp_taxi-green_schedule", "zoomcamp-gcp_taxi-yellow_schedule"
+    assert w["schedule_paused"] == {green: False, yellow: True}
+    manifest["flows"]["zoomcamp-gcp_taxi"]["disabled"] = True
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    w = evaluate_wiring(build, tmp_path / "tf2")
+    assert w["schedule_paused"] == {green: True, yellow: True}
+
+
 def test_variables_change_the_wiring(tmp_path: Path) -> None:
     build = make_build(tmp_path / "build")
     w = evaluate_wiring(build, tmp_path / "tf", {

@@ -27,7 +27,7 @@ WIRING_LOCALS = (
     "pg_created_secrets", "pg_secrets", "user_buckets", "user_datasets", "runtime_named", "kv_objects",
     "kv_unset", "service_accounts", "project_roles", "state_bucket_roles", "user_bucket_roles",
     "dataset_roles", "secret_roles", "function_invokers", "job_executors", "state_bucket", "source_bucket",
-    "ship_runner", "schedules",
+    "ship_runner", "schedules", "schedule_paused",
 )
 
 
