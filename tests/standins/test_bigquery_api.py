@@ -214,3 +214,16 @@ def test_external_table_errors_and_schema_ddl(bq: bigquery.Client, bucket: stora
 def test_anonymous_columns_are_named_like_bigquery(bq: bigquery.Client) -> None:
     row = next(iter(bq.query("SELECT COUNT(*), 'x' AS named, 1 + 1 FROM UNNEST([1, 2, 3])").result()))
     assert dict(row.items()) == {"f0_": 3, "named": "x", "f1_": 2}
+
+
+def test_copy_and_extract_jobs(bq: bigquery.Client, bucket: storage.Bucket, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.src (a INT64 OPTIONS (description = 'the a'), b STRING)").result()
+    bq.query(f"INSERT INTO {dataset}.src VALUES (1, 'x'), (2, 'y')").result()
+    bq.copy_table(f"{PROJECT}.{dataset}.src", f"{PROJECT}.{dataset}.copy").result()
+    copied = bq.get_table(f"{dataset}.copy")
+    assert copied.num_rows == 2 and copied.schema[0].description == "the a"
+    with pytest.raises(exceptions.Conflict):
+        bq.copy_table(f"{PROJECT}.{dataset}.src", f"{PROJECT}.{dataset}.copy").result()
+    bq.extract_table(f"{PROJECT}.{dataset}.src", f"gs://{bucket.name}/out/src-*.csv").result()
+    text = bucket.blob("out/src-000000000000.csv").download_as_text()
+    assert text.splitlines() == ["a,b", "1,x", "2,y"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .errors import BigQueryError, duplicate, invalid, invalid_query, not_found,
 from .gcs_objects import ObjectCache
 from .sources import SourceOptions, detect_columns, reader_sql
 from .sql import ExternalSpec, Statement, TableRef, translate
-from .types import duck_type, quote_ident
+from .types import duck_type, quote_ident, quote_literal
 from .warehouse import RESULTS, Warehouse, now_ms
 
 
@@ -29,7 +30,7 @@ class Outcome:
     ddl_operation: str | None = None
     ddl_target: TableRef | None = None
     dml_rows: int | None = None
-    load: dict[str, str] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
 
 
 def duck_error(err: duckdb.Error, statement: int, count: int) -> BigQueryError:
@@ -293,6 +294,70 @@ class Executor:
         cur.execute(f"CREATE OR REPLACE VIEW {ref.duck()} AS SELECT * FROM {reader_sql(paths, options, columns)}")
         self.warehouse.put_table_meta(cur, ref, dict(meta, paths=[str(p) for p in paths]))
         cur.execute("COMMIT")
+
+    # --- copy and extract jobs -----------------------------------------------------------------------------
+    def run_copy(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any]) -> Outcome:
+        sources = config.get("sourceTables") or ([config["sourceTable"]] if config.get("sourceTable") else [])
+        dest = config.get("destinationTable")
+        if not sources or not dest:
+            raise invalid("Required parameter is missing: sourceTables and destinationTable")
+        refs = [TableRef(s.get("projectId") or project, s["datasetId"], s["tableId"]) for s in sources]
+        target = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
+        for ref in [*refs, target]:
+            self.warehouse.ensure_project(ref.project)
+        for ref in refs:
+            if self.warehouse.object_kind(cur, ref) != "TABLE":
+                raise not_found(f"Not found: Table {ref.bq_id()}")
+        select = " UNION ALL BY NAME ".join(f"SELECT * FROM {ref.duck()}" for ref in refs)
+        try:
+            self._write_rows(cur, target, select, config.get("writeDisposition") or "WRITE_EMPTY",
+                             config.get("createDisposition") or "CREATE_IF_NEEDED", None)
+        except duckdb.Error as err:
+            _rollback(cur)
+            raise duck_error(err, 1, 1) from None
+        except BaseException:
+            _rollback(cur)
+            raise
+        source_meta = self.warehouse.table_meta(cur, refs[0])
+        meta = self.warehouse.table_meta(cur, target)
+        for key in ("descriptions", "timePartitioning", "clustering", "description"):
+            if key in source_meta and key not in meta:
+                meta[key] = source_meta[key]
+        self.warehouse.put_table_meta(cur, target, meta)
+        return Outcome(statement_type="COPY")
+
+    def run_extract(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
+                    scratch: Path) -> Outcome:
+        source = config.get("sourceTable")
+        uris = config.get("destinationUris") or ([config["destinationUri"]] if config.get("destinationUri") else [])
+        if not source or len(uris) != 1:
+            raise invalid("Extract jobs need a sourceTable and exactly one destination URI")
+        ref = TableRef(source.get("projectId") or project, source["datasetId"], source["tableId"])
+        self.warehouse.ensure_project(ref.project)
+        if self.warehouse.object_kind(cur, ref) is None:
+            raise not_found(f"Not found: Table {ref.bq_id()}")
+        fmt = str(config.get("destinationFormat") or "CSV").upper()
+        gzip = str(config.get("compression") or "NONE").upper() == "GZIP"
+        options = {"CSV": [f"FORMAT csv, HEADER {str(config.get('printHeader', True)).lower()}",
+                           f"DELIMITER {quote_literal(str(config.get('fieldDelimiter') or ','))}"],
+                   "NEWLINE_DELIMITED_JSON": ["FORMAT json"], "PARQUET": ["FORMAT parquet"]}.get(fmt)
+        if options is None:
+            raise unsupported(f"Extract format {fmt}")
+        if gzip and fmt != "PARQUET":
+            options.append("COMPRESSION gzip")
+        scratch.mkdir(parents=True, exist_ok=True)
+        local = scratch / f"extract-{uuid.uuid4().hex}"
+        try:
+            cur.execute(f"COPY (SELECT * FROM {ref.duck()}) TO {quote_literal(str(local))} ({', '.join(options)})")
+            content_type = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}.get(fmt, "application/json")
+            uri = str(uris[0]).replace("*", "000000000000")
+            size = self.objects.upload(local, uri, content_type)
+        except duckdb.Error as err:
+            raise duck_error(err, 1, 1) from None
+        finally:
+            local.unlink(missing_ok=True)
+        return Outcome(statement_type="EXTRACT", load={"destinationUriFileCounts": ["1"],
+                                                       "inputBytes": str(size)})
 
     # --- load jobs -----------------------------------------------------------------------------------------
     def run_load(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any]) -> Outcome:

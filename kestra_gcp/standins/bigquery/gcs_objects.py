@@ -65,6 +65,18 @@ class ObjectCache:
             raise BigQueryError(503, "backendError", f"Error while reading data: {err.message}") from None
         return paths
 
+    def upload(self, path: Path, uri: str, content_type: str) -> int:
+        """Stream a local file to `uri` (resumable upload; the object appears only when complete)."""
+        bucket_name, name = split_uri(uri)
+        blob = self._storage().bucket(bucket_name).blob(name, chunk_size=8 * 1024 * 1024)
+        try:
+            blob.upload_from_filename(str(path), content_type=content_type)
+        except gexc.NotFound:
+            raise not_found(f"Not found: Bucket {bucket_name}") from None
+        except gexc.GoogleAPICallError as err:
+            raise BigQueryError(503, "backendError", f"Error while writing {uri}: {err.message}") from None
+        return path.stat().st_size
+
     def _blobs(self, uri: str) -> list[storage.Blob]:
         bucket_name, name = split_uri(uri)
         client = self._storage()

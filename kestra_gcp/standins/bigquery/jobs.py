@@ -7,6 +7,7 @@ import copy
 import hashlib
 import threading
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,11 @@ from .errors import BigQueryError, invalid, not_found
 from .executor import Executor, Outcome
 from .sql import TableRef
 from .types import bq_field, cell_value, quote_ident, value_sql
-from .warehouse import now_ms
+from .warehouse import RESULTS, now_ms
 
 _PAGE_BYTES = 8 * 1024 * 1024
 _PAGE_ROWS = 100_000
+_KEPT_RESULTS = 500
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     cursor: duckdb.DuckDBPyConnection | None = None
     cancelled: bool = False
+    expired: bool = False
     result_schema: list[tuple[str, DuckDBPyType]] = field(default_factory=list)
     total_rows: int = 0
 
@@ -81,8 +84,8 @@ class Job:
                 query["schema"] = self.schema()
             statistics["query"] = query
             statistics["totalBytesProcessed"] = "0"
-        elif out is not None and self.kind == "load":
-            statistics["load"] = out.load
+        elif out is not None and self.kind in ("load", "extract"):
+            statistics[self.kind] = out.load
         return {"kind": "bigquery#job", "etag": self.created, "id": f"{self.project}:{self.location}.{self.job_id}",
                 "jobReference": self.reference(), "configuration": self.configuration, "status": status,
                 "statistics": statistics, "user_email": "standin@localhost"}
@@ -98,6 +101,7 @@ class JobService:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bq-standin-job")
         self._requests: dict[str, str] = {}
+        self._results: deque[Job] = deque()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -176,6 +180,9 @@ class JobService:
             return response
         if job.error is not None:
             raise job.error
+        if job.expired:
+            raise not_found(f"Not found: results of job {project}:{job_id} have expired (the local stand-in keeps "
+                            f"the latest {_KEPT_RESULTS})")
         out = job.outcome
         response.update(totalBytesProcessed="0", cacheHit=False)
         if out is not None and out.dml_rows is not None:
@@ -226,6 +233,11 @@ class JobService:
                     job.outcome = self.executor.run_query(cur, job.project, key, job.configuration["query"])
                 elif job.kind == "load":
                     job.outcome = self.executor.run_load(cur, job.project, job.configuration["load"])
+                elif job.kind == "copy":
+                    job.outcome = self.executor.run_copy(cur, job.project, job.configuration["copy"])
+                elif job.kind == "extract":
+                    job.outcome = self.executor.run_extract(cur, job.project, job.configuration["extract"],
+                                                            self.warehouse.data_dir / "_tmp")
                 else:
                     raise BigQueryError(400, "invalid", f"{job.kind} jobs are not supported by the local "
                                                         "BigQuery stand-in")
@@ -234,12 +246,23 @@ class JobService:
                     job.result_schema = [(str(d[0]), d[1]) for d in described or []]
                     count = cur.execute(f"SELECT count(*) FROM {job.outcome.result_table}").fetchone()
                     job.total_rows = int(count[0]) if count else 0
+                    if job.outcome.result_table.startswith(quote_ident(RESULTS)):
+                        self._retain(cur, job)
             self._finish(job, None)
         except BigQueryError as err:
             self._finish(job, err)
         except Exception as err:  # a bug must still end the job, with a message instead of a hang
             message = f"Local BigQuery stand-in failed: {type(err).__name__}: {err}".splitlines()[0]
             self._finish(job, BigQueryError(400, "invalid", message))
+
+    def _retain(self, cur: duckdb.DuckDBPyConnection, job: Job) -> None:
+        """Keep the anonymous result tables of the latest jobs only (BigQuery expires them after a day)."""
+        self._results.append(job)
+        while len(self._results) > _KEPT_RESULTS:
+            old = self._results.popleft()
+            if old.outcome is not None and old.outcome.result_table:
+                cur.execute(f"DROP TABLE IF EXISTS {old.outcome.result_table}")
+                old.expired = True
 
     @staticmethod
     def _finish(job: Job, error: BigQueryError | None) -> None:
