@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -179,6 +180,7 @@ class _Front:
             self.err(path, f"flow trigger '{model.id}' needs conditions or preconditions naming upstream flows")
 
 
+@lru_cache(maxsize=1024)
 def unsupported_message(ttype: str, reason: str | None) -> str:
     if reason:
         return f"unsupported task type '{ttype}': {reason}"

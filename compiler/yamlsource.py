@@ -8,34 +8,49 @@ so they never need YAML nodes. Duplicate keys are reported here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.resolver import BaseResolver
+
+try:
+    from ruamel.yaml.cyaml import CParser
+except ImportError:  # pragma: no cover
+    CParser = object
 
 from compiler.diagnostics import Diagnostic
 
 Path = tuple[str | int, ...]
 
-try:  # the C parser; the pure-Python one is ~8x slower
-    _YAML = YAML(typ="safe", pure=False)
-    _YAML.compose("a: 1")
+class _StyleOnlyResolver(BaseResolver):
+    """Skips implicit tag resolution: `_scalar` types plain scalars itself (YAML 1.2 core schema)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            return self.DEFAULT_SCALAR_TAG
+        return self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG
+
+
+try:  # the C parser (ruamel.yaml.clib); the pure-Python one is ~8x slower
+
+    class _CComposer(CParser, _StyleOnlyResolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _StyleOnlyResolver.__init__(self, loadumper=self)
+
+    def _compose(text: str) -> Any:
+        return _CComposer(text).get_single_node()
+
+    _compose("a: 1")
 except Exception:  # pragma: no cover - only without ruamel.yaml.clib
-    _YAML = YAML(typ="safe", pure=True)
+    _PURE = YAML(typ="safe", pure=True)
 
-
-class _Yaml12Resolver(VersionedResolver):
-    """YAML 1.2 rules, without VersionedResolver's slow per-scalar version lookup."""
-
-    @property
-    def processing_version(self) -> Any:
-        return (1, 2)
-
-
-_YAML.Resolver = _Yaml12Resolver
+    def _compose(text: str) -> Any:
+        return _PURE.compose(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,38 +119,30 @@ class Loaded:
 
 
 _BOOL = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
+_NULL = {"", "~", "null", "Null", "NULL"}
+_INT = re.compile(r"^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$")
 
 
 def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag
+    """A scalar's value: quoted and block scalars are text; plain ones follow the YAML 1.2 core schema."""
     text: str = node.value
-    if tag == "tag:yaml.org,2002:str" or node.style:
+    if node.style:
         return text
-    if tag == "tag:yaml.org,2002:int":
-        try:
-            return int(text.replace("_", ""), 0)
-        except ValueError:
-            try:
-                return int(text.replace("_", ""))
-            except ValueError:
-                return text
-    if tag == "tag:yaml.org,2002:float":
-        low = text.lower().replace("_", "")
-        if low in (".inf", "+.inf"):
-            return float("inf")
-        if low == "-.inf":
-            return float("-inf")
-        if low == ".nan":
-            return float("nan")
-        try:
-            return float(low)
-        except ValueError:
-            return text
-    if tag == "tag:yaml.org,2002:bool":
-        return _BOOL.get(text, text.lower() in ("yes", "on", "y"))
-    if tag == "tag:yaml.org,2002:null":
+    if text in _NULL:
         return None
-    return text  # timestamps and custom tags stay text, as Kestra's Jackson reads them
+    if text in _BOOL:
+        return _BOOL[text]
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _INT.match(text):
+            return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+        if _FLOAT.match(text):
+            low = text.lower()
+            if low.endswith("inf"):
+                return float("-inf") if low.startswith("-") else float("inf")
+            return float("nan") if low.endswith("nan") else float(text)
+    return text  # timestamps and the like stay text, as Kestra's Jackson reads them
 
 
 class _Builder:
@@ -175,7 +182,7 @@ def load_yaml(text: str, path: str) -> Loaded:
     """Parse one YAML document; syntax errors and duplicate keys become diagnostics."""
     source = SourceMap(path)
     try:
-        node = _YAML.compose(text)
+        node = _compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)

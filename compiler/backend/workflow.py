@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from compiler.backend.builder import FlowLinks, StepBuilder, step_name, target
@@ -106,6 +107,12 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
     return steps
 
 
+@lru_cache(maxsize=1)
+def _helpers() -> dict[str, Any]:
+    """The helper subworkflows (shared, never mutated: the emitter only reads documents)."""
+    return fix_type_builtin(helper_subworkflows())  # type: ignore[no-any-return]
+
+
 def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool = False) -> GeneratedFlow:
     """The Workflows document of `flow`; with `check_only`, templates are checked but not compiled."""
     expr = Expressions(flow.source, lines, check_only=check_only)
@@ -145,7 +152,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
     main_steps.append({"result": {"return": {"state": "${state}", "outputs": "${outputs}", "labels": "${labels}",
                                              "taskRuns": "${task_runs}"}}})
     document: dict[str, Any] = {"main": {"params": ["args"], "steps": main_steps}}
-    document.update(fix_type_builtin(helper_subworkflows()))
+    document.update(_helpers())
     return GeneratedFlow(document, expr.diagnostics, b.functions, set(expr.kv), set(expr.secrets),
                          b.subflows, b.notes)
 
