@@ -37,7 +37,7 @@ class _StyleOnlyResolver(BaseResolver):
 
 try:  # the C parser (ruamel.yaml.clib); the pure-Python one is ~8x slower
 
-    class _CComposer(CParser, _StyleOnlyResolver):  # type: ignore[misc]
+    class _CComposer(CParser, _StyleOnlyResolver):
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             _StyleOnlyResolver.__init__(self, loadumper=self)

@@ -110,7 +110,7 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
 @lru_cache(maxsize=1)
 def _helpers() -> dict[str, Any]:
     """The helper subworkflows (shared, never mutated: the emitter only reads documents)."""
-    return fix_type_builtin(helper_subworkflows())  # type: ignore[no-any-return]
+    return fix_type_builtin(helper_subworkflows())
 
 
 def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool = False) -> GeneratedFlow:
