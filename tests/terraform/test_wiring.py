@@ -302,3 +302,14 @@ def test_bad_variables_are_refused(tmp_path: Path, variables: dict[str, Any], me
     build = make_build(tmp_path / "build")
     with pytest.raises(TerraformError, match=message):
         evaluate_wiring(build, tmp_path / "tf", variables)
+
+
+def test_empty_build_deploys_only_the_buckets(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    (build / "workflows").mkdir(parents=True)
+    (build / "manifest.json").write_text(json.dumps({"version": 1, "flows": {}}))
+    (build / "schedules.json").write_text("[]")
+    w = evaluate_wiring(build, tmp_path / "tf")
+    assert w["workflow_ids"] == [] and w["functions"] == [] and w["service_accounts"] == {}
+    assert w["project_roles"] == {} and w["function_invokers"] == {} and w["secret_roles"] == {}
+    assert w["state_bucket"] == "demo-project-1-kestra-state"
