@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
@@ -227,3 +228,25 @@ def test_copy_and_extract_jobs(bq: bigquery.Client, bucket: storage.Bucket, data
     bq.extract_table(f"{PROJECT}.{dataset}.src", f"gs://{bucket.name}/out/src-*.csv").result()
     text = bucket.blob("out/src-000000000000.csv").download_as_text()
     assert text.splitlines() == ["a,b", "1,x", "2,y"]
+
+
+def test_load_from_file_multipart_and_resumable(bq: bigquery.Client, dataset: str, tmp_path: Path) -> None:
+    small = tmp_path / "small.csv"
+    small.write_text("id,name\n1,a\n2,b\n")
+    schema = [bigquery.SchemaField("id", "INT64"), bigquery.SchemaField("name", "STRING")]
+    config = bigquery.LoadJobConfig(schema=schema, skip_leading_rows=1)
+    with small.open("rb") as f:
+        job = bq.load_table_from_file(f, f"{dataset}.uploaded", job_config=config)
+    job.result()
+    assert job.output_rows == 2
+    big = tmp_path / "big.csv"
+    with big.open("w") as out:
+        out.write("id,name\n")
+        for i in range(600_000):
+            out.write(f"{i},name-{i}\n")
+    assert big.stat().st_size > 5 * 1024 * 1024  # the client switches to a resumable upload
+    with big.open("rb") as f:
+        job = bq.load_table_from_file(f, f"{dataset}.uploaded", job_config=config, rewind=True)
+    job.result()
+    assert job.output_rows == 600_000
+    assert bq.get_table(f"{dataset}.uploaded").num_rows == 600_002

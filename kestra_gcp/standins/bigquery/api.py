@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, request
 from .errors import BigQueryError, invalid, not_found
 from .jobs import JobService
 from .sql import TableRef
+from .uploads import Uploads
 from .warehouse import Warehouse, now_ms
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _paged(items: list[dict[str, Any]], key: str, kind: str) -> dict[str, Any]:
     return body
 
 
-def create_app(warehouse: Warehouse, jobs: JobService) -> Flask:
+def create_app(warehouse: Warehouse, jobs: JobService, uploads: Uploads) -> Flask:
     app = Flask("kestra_gcp.standins.bigquery")
     prefix = "/bigquery/v2/projects/<project>"
 
@@ -137,6 +138,36 @@ def create_app(warehouse: Warehouse, jobs: JobService) -> Flask:
         return jsonify(jobs.table_rows(ref, request.args.get("maxResults"), request.args.get("pageToken"),
                                        request.args.get("startIndex"),
                                        _flag("formatOptions.useInt64Timestamp")))
+
+    # --- media uploads (load_table_from_file) --------------------------------------------------------------
+    upload_path = "/upload/bigquery/v2/projects/<project>/jobs"
+
+    @app.post(upload_path)
+    def upload_start(project: str) -> Response | tuple[Response, int]:
+        kind = request.args.get("uploadType")
+        if kind == "multipart":
+            metadata, path = uploads.multipart(request.content_type or "", request.get_data())
+            return jsonify(jobs.insert(project, metadata, [path]))
+        if kind == "resumable":
+            upload_id = uploads.start(project, _body())
+            response = jsonify({})
+            response.headers["Location"] = f"{request.host_url.rstrip('/')}{request.path}" \
+                                           f"?uploadType=resumable&upload_id={upload_id}"
+            return response
+        raise invalid(f"Unsupported uploadType {kind!r}")
+
+    @app.put(upload_path)
+    def upload_chunk(project: str) -> Response | tuple[Response, int]:
+        session = uploads.put(request.args.get("upload_id", ""), request.headers.get("Content-Range"),
+                              request.stream)
+        if session is None:
+            response = jsonify({})
+            response.status_code = 308
+            received = uploads.received(request.args.get("upload_id", ""))
+            if received:
+                response.headers["Range"] = f"bytes=0-{received - 1}"
+            return response
+        return jsonify(jobs.insert(session.project, session.metadata, [session.path]))
 
     # --- jobs ----------------------------------------------------------------------------------------------
     @app.post(f"{prefix}/jobs")

@@ -360,14 +360,15 @@ class Executor:
                                                        "inputBytes": str(size)})
 
     # --- load jobs -----------------------------------------------------------------------------------------
-    def run_load(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any]) -> Outcome:
+    def run_load(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
+                 local_files: list[Path] | None = None) -> Outcome:
         dest = config.get("destinationTable")
         if not dest:
             raise invalid("Required parameter is missing: destinationTable")
         ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
         self.warehouse.ensure_project(ref.project)
         options = SourceOptions.parse(config)
-        paths = self.objects.fetch(list(config.get("sourceUris") or []))
+        paths = local_files or self.objects.fetch(list(config.get("sourceUris") or []))
         try:
             columns = self._load_columns(cur, ref, config, options, paths)
             select = f"SELECT * FROM {reader_sql(paths, options, columns)}"

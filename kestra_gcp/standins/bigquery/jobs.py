@@ -10,6 +10,7 @@ import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -43,6 +44,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     cursor: duckdb.DuckDBPyConnection | None = None
     cancelled: bool = False
+    local_files: list[Path] = field(default_factory=list)
     expired: bool = False
     result_schema: list[tuple[str, DuckDBPyType]] = field(default_factory=list)
     total_rows: int = 0
@@ -107,7 +109,7 @@ class JobService:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # --- API -----------------------------------------------------------------------------------------------
-    def insert(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
+    def insert(self, project: str, body: dict[str, Any], local_files: list[Path] | None = None) -> dict[str, Any]:
         ref = body.get("jobReference") or {}
         configuration = copy.deepcopy(body.get("configuration") or {})
         if not any(k in configuration for k in ("query", "load", "copy", "extract")):
@@ -118,7 +120,7 @@ class JobService:
         self.warehouse.ensure_project(project)
         if configuration.get("dryRun"):
             return self._dry_run(project, job_id, location, configuration)
-        job = Job(project, job_id, location, configuration)
+        job = Job(project, job_id, location, configuration, local_files=local_files or [])
         configuration.setdefault("jobType", job.kind.upper())
         with self._lock:
             if (project, job_id) in self._jobs:
@@ -232,7 +234,8 @@ class JobService:
                 if job.kind == "query":
                     job.outcome = self.executor.run_query(cur, job.project, key, job.configuration["query"])
                 elif job.kind == "load":
-                    job.outcome = self.executor.run_load(cur, job.project, job.configuration["load"])
+                    job.outcome = self.executor.run_load(cur, job.project, job.configuration["load"],
+                                                         job.local_files or None)
                 elif job.kind == "copy":
                     job.outcome = self.executor.run_copy(cur, job.project, job.configuration["copy"])
                 elif job.kind == "extract":
@@ -254,6 +257,9 @@ class JobService:
         except Exception as err:  # a bug must still end the job, with a message instead of a hang
             message = f"Local BigQuery stand-in failed: {type(err).__name__}: {err}".splitlines()[0]
             self._finish(job, BigQueryError(400, "invalid", message))
+        finally:
+            for path in job.local_files:
+                path.unlink(missing_ok=True)
 
     def _retain(self, cur: duckdb.DuckDBPyConnection, job: Job) -> None:
         """Keep the anonymous result tables of the latest jobs only (BigQuery expires them after a day)."""

@@ -13,6 +13,7 @@ from .api import create_app
 from .executor import Executor
 from .gcs_objects import ObjectCache
 from .jobs import JobService
+from .uploads import Uploads
 from .warehouse import Warehouse
 
 
@@ -27,8 +28,8 @@ class BigQueryStandin:
         self.warehouse = Warehouse(self.data_dir)
         self.jobs = JobService(Executor(self.warehouse, ObjectCache(self.data_dir / "_objects")))
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server: BaseWSGIServer = make_server(host, port, create_app(self.warehouse, self.jobs),
-                                                   threaded=True)
+        app = create_app(self.warehouse, self.jobs, Uploads(self.data_dir / "_uploads"))
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self._thread: threading.Thread | None = None
 
     @property
