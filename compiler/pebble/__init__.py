@@ -86,9 +86,9 @@ def has_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
-def _diag(origin: Origin, text: str, message: str, pos: int) -> Diagnostic:
+def _diag(origin: Origin, text: str, message: str, pos: int, severity: Severity = Severity.ERROR) -> Diagnostic:
     line, col = origin.locate(text, pos)
-    return Diagnostic(origin.path, line, col, message, Severity.ERROR)
+    return Diagnostic(origin.path, line, col, message, severity)
 
 
 def parse_template(text: str, origin: Origin | None = None) -> Template:
@@ -102,12 +102,14 @@ def parse_template(text: str, origin: Origin | None = None) -> Template:
 
 
 def check(template: Template, scope: Scope, collected: Collected | None = None) -> list[Diagnostic]:
-    """Static checks of `template` in `scope`; KV keys and secret names found are added to `collected`."""
+    """Static checks of `template` in `scope` (errors, then warnings); KV keys and secret names found are added
+    to `collected`."""
     checker = Checker(scope)
     checker.check_body(template.body)
     if collected is not None:
         collected.merge(checker.collected)
-    return [_diag(template.origin, template.source, m, p) for m, p in checker.problems]
+    errors = [_diag(template.origin, template.source, m, p) for m, p in checker.problems]
+    return errors + [_diag(template.origin, template.source, m, p, Severity.WARNING) for m, p in checker.warnings]
 
 
 def to_workflows(template: Template, ctx: CodegenContext) -> Compiled:
@@ -132,9 +134,10 @@ def compile_template(text: str, origin: Origin, ctx: CodegenContext) -> Compiled
         return Compiled(text, "string", 0, [e.diagnostic])
     collected = Collected()
     diags = check(tpl, ctx.scope, collected)
-    if diags:
+    if any(d.is_error for d in diags):
         return Compiled(text, "string", 0, diags, collected)
     out = to_workflows(tpl, ctx)
+    out.diagnostics[:0] = diags
     out.collected.merge(collected)
     return out
 
@@ -151,7 +154,7 @@ def compile_condition(value: Any, origin: Origin, ctx: CodegenContext) -> Compil
         return Compiled(value, "bool", 0, [e.diagnostic])
     collected = Collected()
     diags = check(tpl, ctx.scope, collected)
-    if diags:
+    if any(d.is_error for d in diags):
         return Compiled(value, "bool", 0, diags, collected)
     gen = Generator(ctx)
     try:
@@ -160,4 +163,4 @@ def compile_condition(value: Any, origin: Origin, ctx: CodegenContext) -> Compil
         return Compiled(value, "bool", 0, [_diag(origin, value, e.message, e.pos)], collected)
     gen.collected.merge(collected)
     size = max([size, *(len(code) - 3 for _, code in gen.prelude)])
-    return Compiled(cond, "bool", size, [], gen.collected, list(gen.prelude))
+    return Compiled(cond, "bool", size, diags, gen.collected, list(gen.prelude))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from compiler.diagnostics import did_you_mean
 from compiler.pebble import ast
 from compiler.pebble.cache import parse_cached
+from compiler.pebble.errors import PebbleError
 from compiler.pebble.registry import FILTERS, FUNCTIONS, TESTS, Signature
 from compiler.pebble.scope import ROOT_NAMES, Collected, Scope
 
@@ -45,6 +46,8 @@ class Checker:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self._render_args: set[int] = set()
         self.collected = Collected()
         self.locals: list[set[str]] = [set()]
         self._rendering: list[str] = []
@@ -141,8 +144,10 @@ class Checker:
             self.error(f"{kind} '{name}' is missing argument '{missing[0]}'", pos)
 
     def check_call(self, call: ast.Call) -> None:
-        self.check_args("function", call.name, FUNCTIONS, call.args, call.pos)
         first = _arg(call.args, 0, FUNCTIONS.get(call.name))
+        if call.name in ("render", "renderOnce") and first is not None:
+            self._render_args.add(id(first))
+        self.check_args("function", call.name, FUNCTIONS, call.args, call.pos)
         if call.name in ("kv", "secret") and first is not None:
             if not (isinstance(first, ast.Literal) and isinstance(first.value, str)):
                 self.error(f"{call.name}() needs a constant key (a quoted string)", first.pos)
@@ -165,19 +170,23 @@ class Checker:
     def check_render(self, arg: ast.Expr) -> None:
         p = path_of(arg)
         if p is not None and p[0] == "vars" and len(p[1]) == 1 and isinstance(p[1][0], str):
-            name = p[1][0]
-            raw = self.scope.variables.get(name)
-            if name in self.scope.variables and isinstance(raw, str) and name not in self._rendering:
-                try:
-                    body = parse_cached(raw)
-                except Exception as e:  # PebbleError
-                    self.error(f"in variable '{name}': {e}", arg.pos)
-                    return
-                self._rendering.append(name)
-                before = len(self.problems)
-                self.check_body(body)
-                self.problems[before:] = [(f"in variable '{name}': {m}", arg.pos) for m, _ in self.problems[before:]]
-                self._rendering.pop()
+            self.check_variable(p[1][0], arg.pos)
+
+    def check_variable(self, name: str, pos: int) -> None:
+        """Check the template held by `vars.<name>` as render() would evaluate it (recursively)."""
+        raw = self.scope.variables.get(name)
+        if not isinstance(raw, str) or name in self._rendering:
+            return
+        try:
+            body = parse_cached(raw)
+        except PebbleError as e:
+            self.error(f"in variable '{name}': {e.message}", pos)
+            return
+        self._rendering.append(name)
+        before = len(self.problems)
+        self.check_body(body)
+        self.problems[before:] = [(f"in variable '{name}': {m}", pos) for m, _ in self.problems[before:]]
+        self._rendering.pop()
 
     def check_access(self, expr: ast.Expr, guarded: bool) -> None:
         p = path_of(expr)
@@ -201,6 +210,13 @@ class Checker:
             self.error(f"unknown input '{first}'{did_you_mean(first, set(s.inputs))}", expr.pos)
         elif root == "vars" and first is not None and first not in s.variables:
             self.error(f"unknown variable 'vars.{first}'{did_you_mean(first, set(s.variables))}", expr.pos)
+        elif root == "vars" and first is not None and len(chain) == 1 and self._rendering:
+            self.check_variable(first, expr.pos)  # inside render(), Kestra renders the result again
+        elif root == "vars" and first is not None and len(chain) == 1 and id(expr) not in self._render_args:
+            raw = s.variables[first]
+            if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
+                self.warnings.append((f"'vars.{first}' holds an expression that Kestra does not evaluate here "
+                                      f"(the text is used as is); use render(vars.{first})", expr.pos))
         elif root == "outputs" and first is not None:
             if first not in s.tasks:
                 if first in s.all_tasks:

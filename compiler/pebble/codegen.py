@@ -548,25 +548,32 @@ class Generator:
         w = self.expr(a)
         if not w.is_const:
             raise PebbleError("render() of a runtime value cannot be compiled; only constants and vars.*", e.pos)
-        value = w.const
         for _ in range(10 if recursive else 1):
-            if not isinstance(value, str) or not ("{{" in value or "{%" in value):
-                return const(value) if not isinstance(value, W) else value
-            if self._render_depth > 20:
-                raise PebbleError("render(): recursion too deep (a variable renders itself?)", e.pos)
-            try:
-                body = parse_cached(value)
-            except PebbleError as err:
-                raise PebbleError(f"in rendered text {value!r}: {err.message}", e.pos) from None
-            self._render_depth += 1
-            try:
-                rendered = self._render_body(body, e.pos)
-            finally:
-                self._render_depth -= 1
-            if not rendered.is_const:
-                return rendered
-            value = rendered.const
-        return const(value)
+            if w.is_const:
+                if not _is_template(w.const):
+                    return w
+                w = self._render_text(w.const, e.pos)
+            elif any(p.is_const and _is_template(p.const) for p in w.parts):
+                # Kestra renders the result again: the constant pieces holding `{{ }}` are rendered
+                # (runtime values are taken not to contain templates).
+                w = self.concat([self._render_text(p.const, e.pos) if p.is_const and _is_template(p.const) else p
+                                 for p in w.parts])
+            else:
+                return w
+        return w
+
+    def _render_text(self, text: str, pos: int) -> W:
+        if self._render_depth > 20:
+            raise PebbleError("render(): recursion too deep (a variable renders itself?)", pos)
+        try:
+            body = parse_cached(text)
+        except PebbleError as err:
+            raise PebbleError(f"in rendered text {text!r}: {err.message}", pos) from None
+        self._render_depth += 1
+        try:
+            return self._render_body(body, pos)
+        finally:
+            self._render_depth -= 1
 
     def _render_body(self, body: tuple[ast.Stmt, ...], pos: int) -> W:
         self.locals.append({})
@@ -586,6 +593,10 @@ class Generator:
         zone = dates.check_zone(zone, e.pos) if zone is not None else self.ctx.time_zone
         s = dates.canonical(W("sys.now()", "float"), zone)
         return dates.format_pattern(self.temp(s), fmt or "iso", e.pos)
+
+
+def _is_template(v: Any) -> bool:
+    return isinstance(v, str) and ("{{" in v or "{%" in v)
 
 
 def _render_const(v: Any) -> str:

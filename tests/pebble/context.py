@@ -15,7 +15,7 @@ SCOPE = Scope(
         "file": "{{inputs.taxi}}_tripdata_{{inputs.year}}-{{inputs.month}}.csv",
         "table": "public.{{inputs.taxi}}_tripdata",
         "staging": "{{ render(vars.table) }}_staging",
-        "gcs": "gs://{{ kv('GCP_BUCKET_NAME') }}/{{ render(vars.file) }}",
+        "gcs": "gs://{{ kv('GCP_BUCKET_NAME') }}/{{ vars.file }}",
         "n": 5,
         "list": [1, 2, 3],
         "obj": {"a": "x"},

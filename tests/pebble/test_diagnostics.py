@@ -41,6 +41,7 @@ ERRORS: list[tuple[str, str, int]] = [
     ("{{ flow.idd }}", "unknown field 'flow.idd' (did you mean 'id'?)", 4),
     ("{{ kv(inputs.taxi) }}", "kv() needs a constant key", 7),
     ("{{ render(vars.bad) }}", "in variable 'bad': unknown input 'nope'", 11),
+    ("{{ render(vars.outer) }}", "in variable 'outer': in variable 'bad': unknown input 'nope'", 11),
     # cannot be compiled to Workflows
     ("{% for t in inputs.tags %}{{ t }}{% endfor %}", "'{% for %}' over a runtime value cannot be compiled", 1),
     ("{{ inputs.tags | join(',') }}", "join of a runtime list cannot be compiled", 18),
@@ -60,7 +61,8 @@ ERRORS: list[tuple[str, str, int]] = [
     ("{{ inputs.n | date('yyyy') }}", "date filters on epoch numbers cannot be compiled", 4),
 ]
 
-SCOPE_WITH_BAD_VAR = dataclasses.replace(SCOPE, variables={**SCOPE.variables, "bad": "{{ inputs.nope }}"})
+SCOPE_WITH_BAD_VAR = dataclasses.replace(
+    SCOPE, variables={**SCOPE.variables, "bad": "{{ inputs.nope }}", "outer": "x/{{ vars.bad }}"})
 CTX_BAD_VAR = CodegenContext(SCOPE_WITH_BAD_VAR)
 
 
@@ -119,3 +121,12 @@ def test_collects_kv_and_secrets_for_the_manifest() -> None:
     assert out.collected.kv == {("zoomcamp", "A"), ("other.ns", "B"), ("zoomcamp", "GCP_BUCKET_NAME")}
     assert out.collected.secrets == {"S"}
     assert "secret" not in str(out.value).replace("{{secret:S}}", "")
+
+
+def test_vars_holding_an_expression_without_render_is_a_warning() -> None:
+    out = compile_template("{{ vars.table }}", Origin("f.yaml", 4, 10), CTX)
+    assert out.ok and out.value == "public.{{inputs.taxi}}_tripdata"
+    assert [(d.severity.value, d.col) for d in out.diagnostics] == [("warning", 13)]
+    assert "use render(vars.table)" in out.diagnostics[0].message
+    assert compile_template("{{ render(vars.table) }}", Origin(), CTX).diagnostics == []
+    assert compile_template("{{ render(vars.gcs) }}", Origin(), CTX).diagnostics == []  # recursive render
