@@ -24,7 +24,8 @@ SOURCE_LIMIT = 128 * 1024
 
 @dataclass
 class CompileResult:
-    """Everything one compilation produced. Artifacts are only meaningful when `ok`."""
+    """Everything one compilation produced: artifacts of every flow that compiled cleanly, and all
+    diagnostics. `write` refuses to write a partial build (`ok` False)."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     workflows: dict[str, str] = field(default_factory=dict)
@@ -38,6 +39,8 @@ class CompileResult:
 
     def write(self, out_dir: Path) -> None:
         """Write `workflows/*.yaml`, `schedules.json`, `manifest.json` atomically (each file via a temp)."""
+        if not self.ok:
+            raise ValueError("refusing to write a build with errors")
         out_dir = Path(out_dir)
         wf_dir = out_dir / "workflows"
         wf_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +154,4 @@ def compile_paths(paths: list[Path], flow_filter: str | None = None, *, emit: bo
         # other files were read only to resolve subflows and flow triggers: their problems are not this flow's
         keep = {f.file for f in selected}
         result.diagnostics = [d for d in result.diagnostics if d.path in keep or d.path == flow_filter]
-    if not result.ok:
-        result.workflows, result.schedules = {}, []
-        result.manifest = {"version": 1, "flows": {}}
     return result

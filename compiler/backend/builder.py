@@ -9,7 +9,7 @@ from typing import Any
 
 from compiler.backend.expressions import Expressions, make_scope
 from compiler.backend.runtime import SHARED
-from compiler.diagnostics import Diagnostic
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.ir import FlowIR, TaskNode
 from compiler.model.common import duration_seconds
 from compiler.model.retry import Retry
@@ -60,6 +60,10 @@ class StepBuilder:
 
     def error(self, path: Path, message: str) -> None:
         self.expr.diagnostics.append(self.flow.source.diag(path, message))
+
+    def warning(self, path: Path, message: str) -> None:
+        pos = self.flow.source.value(path)
+        self.expr.diagnostics.append(Diagnostic(self.flow.source.path, pos.line, pos.col, message, Severity.WARNING))
 
     def scope(self, in_loop: bool | None = None, working_dir: bool = False) -> Any:
         """The Pebble scope at the current point (tasks run so far, loop context); cached until it changes."""

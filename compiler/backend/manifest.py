@@ -67,7 +67,8 @@ def manifest_entry(flow: FlowIR, gen: GeneratedFlow, schedule_names: list[str],
         "postgres": pg, "buckets": buckets, "datasets": datasets, "images": [],
         "subflows": sorted(gen.subflows),
         "concurrency": flow.concurrency,
-        "inputs": [{"id": i.id, "type": i.type, "required": i.required, "defaults": i.defaults}
+        "inputs": [{"id": i.id, "type": i.type, "required": i.required, "defaults": i.defaults,
+                    **({"values": i.choices, "allowCustomValue": i.allowCustomValue} if i.choices else {})}
                    for i in flow.inputs],
         "triggers": {"schedules": sorted(schedule_names), "flow": flow_triggers,
                      "webhooks": sorted(webhooks, key=lambda w: w["id"])},

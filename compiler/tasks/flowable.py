@@ -197,8 +197,8 @@ def _subflow(node: TaskNode, b: StepBuilder) -> Steps:
         return []
     wid = workflow_id(model.namespace, model.flowId)
     if b.links.known_workflows and wid not in b.links.known_workflows:
-        b.error((*node.path, "flowId"), f"Subflow target '{model.namespace}.{model.flowId}' is not among the "
-                                        "compiled flows")
+        b.warning((*node.path, "flowId"), f"Subflow target '{model.namespace}.{model.flowId}' is not among the "
+                                          "compiled flows: deploy it too")
     b.subflows.add(wid)
     labels = b.value(node, "labels") or {}
     if isinstance(labels, list):

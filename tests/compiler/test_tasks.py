@@ -132,7 +132,8 @@ def test_sequential_and_subflow(compile_text: Callable[..., CompileResult], tmp_
     parent = compile_text(HEAD + "tasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sequential\n"
                           "    tasks:\n      - id: call\n        type: io.kestra.plugin.core.flow.Subflow\n"
                           "        namespace: tests\n        flowId: child\n        wait: false\n")
-    assert [d.message for d in parent.diagnostics] == ["Subflow target 'tests.child' is not among the compiled flows"]
+    assert [d.format().split(": ", 1)[1] for d in parent.diagnostics] == [
+        "warning: Subflow target 'tests.child' is not among the compiled flows: deploy it too"]
     c = Compiled(compile_paths([tmp_path]))
     create = c.step("call_create")
     assert create["call"].endswith("workflows.executions.create")
