@@ -109,7 +109,7 @@ locals {
 
   # ---- KV seeds and KV keys read but never written ----------------------------------------------------
   kv_objects = {
-    for k, v in var.kv_seeds : "kv/${k}" => jsonencode({ value = v.value, type = v.type, expiresAt = null })
+    for k, v in var.kv_seeds : "kv/${k}" => jsonencode({ value = v.value, type = try(v.type, "STRING"), expiresAt = null })
   }
   kv_written = toset(flatten([
     for id in local.workflow_ids : [for r in try(local.flows[id].kv.write, []) : "${r.namespace}/${r.key}"]

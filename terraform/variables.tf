@@ -199,19 +199,17 @@ variable "extra_datasets" {
 
 variable "kv_seeds" {
   description = "KV values to create before the first run, keyed \"<namespace>/<key>\": { value, type } with type one of STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON. Not for secrets."
-  type = map(object({
-    value = any
-    type  = optional(string, "STRING")
-  }))
+  # `any`, not map(object(...)): values of different types (a number, a string) must not be unified.
+  type    = any
   default = {}
 
   validation {
-    condition = alltrue([
+    condition = can(keys(var.kv_seeds)) && alltrue([
       for k, v in var.kv_seeds :
-      can(regex("^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$", k)) &&
-      contains(["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"], v.type)
+      can(regex("^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$", k)) && can(v.value) &&
+      contains(["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"], try(v.type, "STRING"))
     ])
-    error_message = "kv_seeds keys are \"<namespace>/<key>\" and types one of STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON."
+    error_message = "kv_seeds entries are \"<namespace>/<key>\" = { value = ..., type = ... } with type one of STRING (default), NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON."
   }
 }
 

@@ -257,7 +257,7 @@ def test_variables_change_the_wiring(tmp_path: Path) -> None:
     w = evaluate_wiring(build, tmp_path / "tf", {
         "name_prefix": "acme-data-01",
         "postgres_connections": {"pgdatabase:5432": "prod-pg-url"},
-        "kv_seeds": {"zoomcamp/GCP_DATASET": {"value": "zoomcamp", "type": "STRING"}},
+        "kv_seeds": {"zoomcamp/GCP_DATASET": {"value": "zoomcamp"}, "zoomcamp/RETRIES": {"value": 3, "type": "NUMBER"}},
         "download_allow_cidrs": ["10.0.0.0/8"],
         "function_overrides": {"download": {"memory": "4Gi", "cpu": "2"}},
     })
@@ -268,6 +268,7 @@ def test_variables_change_the_wiring(tmp_path: Path) -> None:
     assert w["kv_unset"] == []
     seeded = json.loads(w["kv_objects"]["kv/zoomcamp/GCP_DATASET"])
     assert seeded == {"value": "zoomcamp", "type": "STRING", "expiresAt": None}
+    assert json.loads(w["kv_objects"]["kv/zoomcamp/RETRIES"]) == {"value": 3, "type": "NUMBER", "expiresAt": None}
     assert w["function_env"]["download"]["KESTRA_GCP_DOWNLOAD_ALLOW"] == "10.0.0.0/8"
     resources = w["function_resources"]["download"]
     assert resources == {"memory": "4Gi", "cpu": "2", "timeout_seconds": 1800, "max_instances": 10}
@@ -295,7 +296,9 @@ def test_long_workflow_ids_still_give_valid_distinct_accounts(tmp_path: Path) ->
     ({"name_prefix": "Bad_Prefix"}, "name_prefix must be"),
     ({"function_cpu": "3"}, "function_cpu must be one of"),
     ({"function_overrides": {"fetch": {"memory": "1Gi"}}}, "function_overrides keys must be"),
-    ({"kv_seeds": {"nonamespace": {"value": 1, "type": "NUMBER"}}}, "kv_seeds keys are"),
+    ({"kv_seeds": {"nonamespace": {"value": 1, "type": "NUMBER"}}}, "kv_seeds entries are"),
+    ({"kv_seeds": {"ns/k": {"value": 1, "type": "INTEGER"}}}, "kv_seeds entries are"),
+    ({"kv_seeds": {"ns/k": "no value"}}, "kv_seeds entries are"),
     ({"postgres_connections": {"pgdatabase": "x"}}, "postgres_connections maps host:port"),
 ])
 def test_bad_variables_are_refused(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
