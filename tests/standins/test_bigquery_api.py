@@ -250,3 +250,27 @@ def test_load_from_file_multipart_and_resumable(bq: bigquery.Client, dataset: st
     job.result()
     assert job.output_rows == 600_000
     assert bq.get_table(f"{dataset}.uploaded").num_rows == 600_002
+
+
+def test_alter_truncate_merge_update_and_division(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t (id INT64, v STRING)").result()
+    bq.query(f"ALTER TABLE {dataset}.t ADD COLUMN n NUMERIC").result()
+    bq.query(f"ALTER TABLE {dataset}.t SET OPTIONS (description = 'trips')").result()
+    table = bq.get_table(f"{dataset}.t")
+    assert [f.name for f in table.schema] == ["id", "v", "n"] and table.description == "trips"
+    bq.query(f"INSERT INTO {dataset}.t VALUES (1, 'a', 1), (2, 'b', 2)").result()
+    job = bq.query(f"""MERGE {dataset}.t T USING (SELECT 2 AS id, 'B' AS v UNION ALL SELECT 3, 'c') S
+                       ON T.id = S.id
+                       WHEN MATCHED THEN UPDATE SET v = S.v
+                       WHEN NOT MATCHED THEN INSERT (id, v) VALUES (S.id, S.v)""")
+    job.result()
+    assert job.num_dml_affected_rows == 2
+    rows = [(r.id, r.v) for r in bq.query(f"SELECT id, v FROM {dataset}.t ORDER BY id").result()]
+    assert rows == [(1, "a"), (2, "B"), (3, "c")]
+    bq.query(f"ALTER TABLE {dataset}.t RENAME TO renamed").result()
+    assert bq.get_table(f"{dataset}.renamed").description == "trips"
+    bq.query(f"TRUNCATE TABLE {dataset}.renamed").result()
+    assert bq.get_table(f"{dataset}.renamed").num_rows == 0
+    with pytest.raises(exceptions.BadRequest, match="division by zero"):
+        bq.query("SELECT 1 / 0 AS x").result()
+    assert next(iter(bq.query("SELECT SAFE_DIVIDE(1, 0) AS x, 7 / 2 AS y").result())).values() == (None, 3.5)

@@ -127,24 +127,27 @@ class Executor:
             self._create(cur, st, out)
         elif st.kind.startswith("DROP_"):
             self._drop(cur, st, out)
+        elif st.kind == "ALTER_TABLE":
+            self._alter(cur, st, out)
         else:
             self._dml(cur, st, out)
 
     def _check_reads(self, cur: duckdb.DuckDBPyConnection, st: Statement) -> None:
         """BigQuery's not-found messages for every table the statement reads or modifies."""
         refs = set(st.reads)
-        if st.target is not None and st.kind in ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE_TABLE"):
+        if st.target is not None and st.kind in ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE_TABLE",
+                                                 "ALTER_TABLE"):
             refs.add(st.target)
         if st.target is not None and (st.kind.startswith("CREATE_") or st.kind.startswith("DROP_")):
             self._require_dataset(cur, st.target)
         for ref in sorted(refs, key=lambda r: (r.project, r.dataset, r.table)):
             if self.warehouse.object_kind(cur, ref) is None:
                 self._require_dataset(cur, ref)
-                raise not_found(f"Not found: Table {ref.bq_id()} was not found in location US")
+                raise not_found(f"Not found: Table {ref.bq_id()} was not found")
 
     def _require_dataset(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> None:
         if not self.warehouse.dataset_exists(cur, ref.project, ref.dataset):
-            raise not_found(f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location US")
+            raise not_found(f"Not found: Dataset {ref.project}:{ref.dataset} was not found")
 
     def _select(self, cur: duckdb.DuckDBPyConnection, st: Statement, job_key: str,
                 config: dict[str, Any], project: str) -> str:
@@ -205,6 +208,20 @@ class Executor:
         self.warehouse.put_table_meta(cur, st.target, meta)
         cur.execute("COMMIT")
         out.ddl_operation = "REPLACE" if existing else "CREATE"
+
+    def _alter(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome) -> None:
+        assert st.target is not None
+        out.ddl_target = st.target
+        meta = self.warehouse.table_meta(cur, st.target)
+        cur.execute("BEGIN")
+        if st.sql:
+            cur.execute(st.sql)
+        meta.update(st.table_meta, lastModifiedTime=now_ms())
+        self.warehouse.drop_table_meta(cur, st.target)
+        target = TableRef(st.target.project, st.target.dataset, st.renamed_to) if st.renamed_to else st.target
+        self.warehouse.put_table_meta(cur, target, meta)
+        cur.execute("COMMIT")
+        out.ddl_operation = "ALTER"
 
     def _drop(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome) -> None:
         assert st.target is not None

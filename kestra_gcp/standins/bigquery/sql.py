@@ -69,6 +69,7 @@ class Statement:
     external: ExternalSpec | None = None
     dataset: tuple[str, str] | None = None
     cascade: bool = False
+    renamed_to: str | None = None
     reads: set[TableRef] = field(default_factory=set)
     projects: set[str] = field(default_factory=set)
 
@@ -122,12 +123,33 @@ class _Translator:
             kind = str(tree.args.get("kind", "TABLE")).upper()
             return self._make(f"DROP_{kind}", tree, text, target=target, if_exists=bool(tree.args.get("exists")),
                               object_kind=kind)
+        if isinstance(tree, exp.Alter):
+            return self._alter(tree, text, target)
         simple = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE", exp.Merge: "MERGE",
                   exp.TruncateTable: "TRUNCATE_TABLE"}
         for cls, kind in simple.items():
             if isinstance(tree, cls):
                 return self._make(kind, tree, text, target=target)
         raise unsupported(f"Statement type {type(tree).__name__.upper()}")
+
+    def _alter(self, tree: exp.Alter, text: str, target: TableRef | None) -> Statement:
+        if str(tree.args.get("kind", "TABLE")).upper() != "TABLE":
+            raise unsupported(f"ALTER {tree.args.get('kind')}")
+        actions = list(tree.args.get("actions") or [])
+        meta: dict[str, Any] = {}
+        renamed_to = None
+        for action in actions:
+            if isinstance(action, exp.AlterSet):
+                for prop in action.find_all(exp.Property):
+                    if prop.name.lower() == "description" and prop.args.get("value") is not None:
+                        meta["description"] = _python_value(prop.args["value"])
+            elif isinstance(action, exp.AlterRename):
+                renamed_to = action.this.name
+        if any(isinstance(a, exp.AlterSet) for a in actions):
+            if len(actions) > 1:
+                raise unsupported("ALTER TABLE SET OPTIONS combined with other actions")
+            return self._make("ALTER_TABLE", None, text, target=target, table_meta=meta)
+        return self._make("ALTER_TABLE", tree, text, target=target, renamed_to=renamed_to)
 
     def _make(self, kind: str, tree: exp.Expr | None, text: str, **kw: Any) -> Statement:
         sql = tree.sql("duckdb") if tree is not None else None
@@ -140,7 +162,7 @@ class _Translator:
         target_node = self._target_node(tree)
         target: TableRef | None = None
         for table in list(tree.find_all(exp.Table)):
-            if not isinstance(table.this, exp.Identifier):
+            if not isinstance(table.this, exp.Identifier) or isinstance(table.parent, exp.AlterRename):
                 continue
             if not table.args.get("db") and table.name.lower() in ctes:
                 continue
@@ -158,7 +180,7 @@ class _Translator:
     @staticmethod
     def _target_node(tree: exp.Expr) -> exp.Table | None:
         node = tree.this if isinstance(tree, exp.Create | exp.Drop | exp.Insert | exp.Merge | exp.Update
-                                       | exp.Delete | exp.TruncateTable) else None
+                                       | exp.Delete | exp.TruncateTable | exp.Alter) else None
         if isinstance(tree, exp.TruncateTable) and tree.expressions:
             node = tree.expressions[0]
         if isinstance(tree, exp.Drop) and tree.args.get("tables"):
@@ -196,6 +218,9 @@ class _Translator:
             elif isinstance(node, exp.Literal) and not node.is_string and any(c in node.this for c in ".eE") \
                     and not isinstance(node.parent, exp.DataTypeParam):
                 node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE")))
+            elif isinstance(node, exp.Div) and not node.args.get("safe"):
+                # BigQuery raises on division by zero where DuckDB returns inf/NULL.
+                node.replace(exp.Anonymous(this="bq_divide", expressions=[node.this, node.expression]))
             elif isinstance(node, exp.Parameter | exp.Placeholder):
                 node.replace(self._parameter(node))
 

@@ -32,6 +32,9 @@ _BQ_STRING_MACRO = r"""CREATE OR REPLACE MACRO bq_string(x) AS CASE
    regexp_replace(regexp_replace(CAST(x AS VARCHAR), '(\.[0-9]*[1-9])0+$', '\1'), '\.0+$', '')
  WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN regexp_replace(CAST(x AS VARCHAR), '\.0$', '')
  ELSE CAST(x AS VARCHAR) END"""
+_BQ_DIVIDE_MACRO = """CREATE OR REPLACE MACRO bq_divide(a, b) AS CASE
+ WHEN b = 0 THEN error('division by zero: ' || CAST(a AS VARCHAR) || ' / ' || CAST(b AS VARCHAR))
+ ELSE a / b END"""
 
 
 def now_ms() -> str:
@@ -51,6 +54,7 @@ class Warehouse:
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._con.execute(f"SET temp_directory = {quote_literal(str(self.data_dir / '_tmp'))}")
         self._con.execute(_BQ_STRING_MACRO)
+        self._con.execute(_BQ_DIVIDE_MACRO)
         self._con.execute(f"ATTACH {quote_literal(str(results))} AS {quote_ident(RESULTS)}")
         self._lock = threading.RLock()
         self._attached: set[str] = set()
