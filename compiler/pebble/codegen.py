@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.pebble import ast, dates
+from compiler.pebble import ast
 from compiler.pebble.cache import parse_cached
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
-from compiler.pebble.registry import FUNCTIONS, Signature
+from compiler.pebble.registry import Signature
 from compiler.pebble.scope import Collected, Scope
 from compiler.pebble.wexpr import (
     ADD,
@@ -501,45 +501,9 @@ class Generator:
 
     # ---------------------------------------------------------------- functions
     def function(self, e: ast.Call) -> W:
-        sig = FUNCTIONS.get(e.name)
-        if sig is None:
-            raise PebbleError(f"unknown function '{e.name}'", e.pos)
-        if e.name == "secret":
-            key = self.const_arg(e.args, 0, sig, "secret() key", e.pos)
-            if not isinstance(key, str):
-                raise PebbleError("secret() needs a constant key (a quoted string)", e.pos)
-            self.collected.secrets.add(key)
-            return const("{{secret:" + key + "}}")
-        if e.name == "kv":
-            key = self.const_arg(e.args, 0, sig, "kv() key", e.pos)
-            ns = self.const_arg(e.args, 1, sig, "kv() namespace", e.pos) or self.scope.namespace
-            must = self.const_arg(e.args, 2, sig, "kv() errorOnMissing", e.pos)
-            if not isinstance(key, str) or not isinstance(ns, str):
-                raise PebbleError("kv() needs a constant key (a quoted string)", e.pos)
-            self.collected.kv.add((ns, key))
-            name = key if ns == self.scope.namespace else f"{ns}/{key}"
-            if must is False:
-                return W(f"map.get(kv, {json.dumps(name)})", "any", ATOM)
-            return member(W("kv", "map"), name)
-        if e.name in ("render", "renderOnce"):
-            return self.render(e, sig)
-        if e.name in ("fromJson", "json"):
-            a = self.arg(e.args, 0, sig)
-            assert a is not None
-            if a.is_const and isinstance(a.const, str):
-                try:
-                    return const(json.loads(a.const))
-                except ValueError:
-                    raise PebbleError("fromJson: the constant is not valid JSON", e.pos) from None
-            return call("json.decode", a)
-        if e.name == "now":
-            return self.now(e, sig)
-        if e.name == "uuid":
-            return call("uuid.generate", type="string")
-        if e.name in ("max", "min") and len(e.args) == 2:
-            a, b = (self.expr(x.value) for x in e.args)
-            return call(f"math.{e.name}", a, b, type=a.type if a.type == b.type else "float")
-        raise PebbleError(f"function '{e.name}()' cannot be compiled to a Workflows expression", e.pos)
+        from compiler.pebble.functions import compile_function
+
+        return compile_function(self, e)
 
     def render(self, e: ast.Call, sig: Signature) -> W:
         a = arg_value(e.args, 0, sig)
@@ -586,13 +550,6 @@ class Generator:
             raise PebbleError(f"in rendered variable: {err.message}", pos) from None
         finally:
             self.locals.pop()
-
-    def now(self, e: ast.Call, sig: Signature) -> W:
-        fmt = self.const_arg(e.args, 0, sig, "now() format", e.pos)
-        zone = self.const_arg(e.args, 1, sig, "now() timeZone", e.pos)
-        zone = dates.check_zone(zone, e.pos) if zone is not None else self.ctx.time_zone
-        s = dates.canonical(W("sys.now()", "float"), zone)
-        return dates.format_pattern(self.temp(s), fmt or "iso", e.pos)
 
 
 def _is_template(v: Any) -> bool:
