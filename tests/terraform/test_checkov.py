@@ -1,5 +1,6 @@
 """checkov on terraform/ and on the GitOps pipeline (.github/): zero failed checks (every skip is annotated
-inline with its reason, see test_hcl_static). checkov lives in .venv-tools (its pinned dependencies clash with the project's)."""
+inline with its reason, see test_hcl_static). checkov lives in .venv-tools (its pinned dependencies clash
+with the project's)."""
 
 from __future__ import annotations
 
