@@ -12,6 +12,15 @@ from compiler.model.triggers import FlowTrigger, Webhook
 JDBC = re.compile(r"^jdbc:postgresql://(?P<host>[^:/?]+)(?::(?P<port>\d+))?/(?P<db>[^?]+)")
 
 
+SECRET_ONLY = re.compile(r"^\{\{\s*secret\(\s*['\"]([A-Za-z0-9_-]+)['\"]\s*\)\s*\}\}$")
+
+
+def _secret_marker(value: str | None) -> str | None:
+    """A webhook key given as `{{ secret('K') }}` becomes the contract's marker `{{secret:K}}`."""
+    m = SECRET_ONLY.match(value or "")
+    return f"{{{{secret:{m.group(1)}}}}}" if m else value
+
+
 def _const(value: Any) -> bool:
     return isinstance(value, str) and "{{" not in value and "{%" not in value
 
@@ -54,7 +63,7 @@ def manifest_entry(flow: FlowIR, gen: GeneratedFlow, schedule_names: list[str],
             ups, states = upstream_of(flow, trig.model)
             flow_triggers.append({"id": trig.id, "upstream": sorted(ups), "states": sorted(states)})
         elif trig.kind == "webhook" and isinstance(trig.model, Webhook):
-            webhooks.append({"id": trig.id, "key": trig.model.key})
+            webhooks.append({"id": trig.id, "key": _secret_marker(trig.model.key)})
     kv_written = sorted({(flow.namespace if not n.raw.get("namespace") else str(n.raw["namespace"]), str(n.raw["key"]))
                          for n in flow.all_tasks() if n.type == "io.kestra.plugin.core.kv.Set"})
     return {
@@ -63,7 +72,8 @@ def manifest_entry(flow: FlowIR, gen: GeneratedFlow, schedule_names: list[str],
         "functions": sorted(gen.functions),
         "kv": {"read": [{"namespace": ns, "key": k} for ns, k in sorted(gen.kv_read)],
                "write": [{"namespace": ns, "key": k} for ns, k in kv_written]},
-        "secrets": sorted(gen.secrets),
+        "secrets": sorted(gen.secrets | {w["key"][9:-2] for w in webhooks
+                                         if str(w["key"]).startswith("{{secret:")}),
         "postgres": pg, "buckets": buckets, "datasets": datasets, "images": [],
         "subflows": sorted(gen.subflows),
         "concurrency": flow.concurrency,

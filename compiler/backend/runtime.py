@@ -64,6 +64,29 @@ def helper_subworkflows() -> dict[str, Any]:
                         {"condition": True, "steps": [{"bad_bool": _raise_input(
                             "${\"input '\" + name + \"': '\" + string(value) + \"' is not a boolean\"}")}]},
                     ]}}]},
+                    {"condition": '${kind == "JSON" or kind == "ARRAY" or kind == "MULTISELECT"}', "steps": [
+                        {"to_json": {"switch": [{"condition": '${get_type(value) == "string"}', "steps": [
+                            {"decode_json": {
+                                "try": {"assign": [{"value": "${json.decode(value)}"}]},
+                                "except": {"as": "e", "steps": [{"bad_json": _raise_input(
+                                    "${\"input '\" + name + \"': '\" + value + \"' is not valid JSON\"}")}]},
+                            }}]}]}},
+                        {"is_list": {"switch": [{
+                            "condition": '${kind != "JSON" and get_type(value) != "list"}',
+                            "steps": [{"not_list": _raise_input(
+                                "${\"input '\" + name + \"': \" + json.encode_to_string(value) + \" is not a list\"}")}],
+                        }]}},
+                    ]},
+                    {"condition": '${kind == "DATETIME"}', "steps": [{"check_datetime": {
+                        "try": {"assign": [{"parsed": "${time.parse(value)}"}]},
+                        "except": {"as": "e", "steps": [{"bad_datetime": _raise_input(
+                            "${\"input '\" + name + \"': '\" + string(value) + \"' is not an ISO-8601 date-time\"}")}]},
+                    }}]},
+                    {"condition": '${kind == "DATE"}', "steps": [{"check_date": {"switch": [
+                        {"condition": '${not(text.match_regex(string(value), "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))}',
+                         "steps": [{"bad_date": _raise_input(
+                             "${\"input '\" + name + \"': '\" + string(value) + \"' is not a date (YYYY-MM-DD)\"}")}]},
+                    ]}}]},
                     {"condition": '${kind == "STRING" or kind == "SELECT" or kind == "EMAIL" or kind == "URI"}',
                      "steps": [{"to_string": {"switch": [{"condition": '${get_type(value) != "string"}',
                                                           "assign": [{"value": "${string(value)}"}]}]}}]},

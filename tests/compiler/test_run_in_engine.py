@@ -179,3 +179,61 @@ def test_subflow_and_flow_trigger(tmp_path: Path) -> None:
         assert ex.result["outputs"]["call_child"]["outputs"] == {"greet": {"value": "hello world"}}
         downstream = [e for e in eng.list() if e.workflow_id == "tests-after"] if hasattr(eng, "list") else []
         assert downstream, "the Flow trigger started the downstream workflow"
+
+
+INPUTS = """
+id: inp
+namespace: tests
+inputs:
+  - id: j
+    type: JSON
+    defaults: '{"a": 1}'
+  - id: arr
+    type: ARRAY
+    itemType: INT
+    defaults: [1, 2]
+  - id: d
+    type: DATE
+    defaults: "2024-01-31"
+  - id: dt
+    type: DATETIME
+    required: false
+  - id: n
+    type: INT
+    defaults: 3
+    min: 1
+  - id: b
+    type: BOOLEAN
+    defaults: false
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      j: "{{ inputs.j.a }}"
+      n: "{{ inputs.n }}"
+      b: "{{ inputs.b }}"
+"""
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, {"j": 1, "n": 3, "b": False}),
+    ({"j": '{"a": 7}', "n": "12", "b": "true", "arr": "[1, 2, 3]", "dt": "2024-01-01T00:00:00Z"},
+     {"j": 7, "n": 12, "b": True}),
+    ({"j": "{bad"}, "input 'j': '{bad' is not valid JSON"),
+    ({"d": "2024/01/01"}, "input 'd': '2024/01/01' is not a date (YYYY-MM-DD)"),
+    ({"dt": "yesterday"}, "input 'dt': 'yesterday' is not an ISO-8601 date-time"),
+    ({"arr": "5"}, "input 'arr': 5 is not a list"),
+    ({"n": "ten"}, "input 'n': 'ten' is not an integer"),
+    ({"n": 0}, "input 'n': 0 is below min 1"),
+    ({"b": "maybe"}, "input 'b': 'maybe' is not a boolean"),
+])
+def test_inputs_are_coerced_and_checked(tmp_path: Path, given: dict[str, Any] | None, expected: Any) -> None:
+    (tmp_path / "inp.yaml").write_text(INPUTS)
+    with function_double() as fd:
+        ex = _engine([tmp_path / "inp.yaml"], fd).run("tests-inp", None if given is None else {"inputs": given})
+    if isinstance(expected, str):
+        assert ex.state == "FAILED" and ex.error == {"tags": ["KestraInputError"], "state": "FAILED",
+                                                     "message": expected}
+    else:
+        assert ex.state == "SUCCEEDED", ex.error
+        assert ex.result["outputs"]["out"]["values"] == expected

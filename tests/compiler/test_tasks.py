@@ -257,3 +257,12 @@ def test_disabled_task_is_removed(one: Callable[..., Compiled]) -> None:
     c = one("  - id: off\n    type: io.kestra.plugin.core.log.Log\n    message: x\n    disabled: true\n"
             "  - id: on\n    type: io.kestra.plugin.core.log.Log\n    message: y\n")
     assert "off" not in c.steps and "on_log" in c.steps
+
+
+def test_webhook_secret_key_is_a_marker(compile_text: Callable[[str], CompileResult]) -> None:
+    result = compile_text(HEAD + "tasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+                          "triggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n"
+                          "    key: \"{{ secret('HOOK_KEY') }}\"\n")
+    entry = result.manifest["flows"]["tests-t"]
+    assert entry["triggers"]["webhooks"] == [{"id": "hook", "key": "{{secret:HOOK_KEY}}"}]
+    assert entry["secrets"] == ["HOOK_KEY"]
