@@ -274,3 +274,27 @@ def test_alter_truncate_merge_update_and_division(bq: bigquery.Client, dataset: 
     with pytest.raises(exceptions.BadRequest, match="division by zero"):
         bq.query("SELECT 1 / 0 AS x").result()
     assert next(iter(bq.query("SELECT SAFE_DIVIDE(1, 0) AS x, 7 / 2 AS y").result())).values() == (None, 3.5)
+
+
+def test_data_survives_a_restart_and_reads_create_no_project(gcs_emulator: object, bucket: storage.Bucket,
+                                                            tmp_path: Path) -> None:
+    from google.auth.credentials import AnonymousCredentials
+
+    from kestra_gcp.standins.bigquery import BigQueryStandin
+
+    bucket.blob("r.csv").upload_from_string("a\n1\n2\n")
+    for run in range(2):
+        with BigQueryStandin(tmp_path) as standin:
+            client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
+                                     client_options={"api_endpoint": standin.url})
+            if run == 0:
+                client.create_dataset("kept")
+                client.query("CREATE TABLE kept.t AS SELECT 1 AS a").result()
+                client.query(f"CREATE EXTERNAL TABLE kept.e (a INT64) OPTIONS (format = 'CSV', "
+                             f"uris = ['gs://{bucket.name}/r.csv'], skip_leading_rows = 1)").result()
+            assert [r.a for r in client.query("SELECT a FROM kept.t").result()] == [1]
+            assert sorted(r.a for r in client.query("SELECT a FROM kept.e").result()) == [1, 2]
+            assert list(client.list_datasets(project="never-written")) == []
+            with pytest.raises(exceptions.NotFound):
+                client.get_dataset("never-written.x")
+    assert not (tmp_path / "never-written.duckdb").exists()

@@ -121,7 +121,7 @@ def create_app(warehouse: Warehouse, jobs: JobService, uploads: Uploads) -> Flas
     def delete_table(project: str, dataset: str, table: str) -> tuple[str, int]:
         ref = TableRef(project, dataset, table)
         with warehouse.cursor() as cur:
-            warehouse.ensure_project(project)
+            warehouse.open_project(project)
             warehouse.require_dataset(cur, project, dataset)
             cur.execute("BEGIN")
             dropped = warehouse.drop_object(cur, ref)

@@ -77,7 +77,7 @@ class Executor:
         schema: dict[str, Any] = {}
         for st in statements:
             for p in st.projects:
-                self.warehouse.ensure_project(p)
+                self.warehouse.open_project(p)
             self._check_reads(cur, st)
         last = statements[-1]
         if last.returns_rows and last.sql:
@@ -96,7 +96,7 @@ class Executor:
         outcome = Outcome(statement_type=statements[0].kind if len(statements) == 1 else "SCRIPT")
         for index, st in enumerate(statements, start=1):
             for p in st.projects:
-                self.warehouse.ensure_project(p)
+                self.warehouse.open_project(p)
             try:
                 self._statement(cur, st, outcome, job_key, config, index == len(statements), project)
             except duckdb.Error as err:
@@ -158,7 +158,7 @@ class Executor:
             cur.execute(f"CREATE OR REPLACE TABLE {table} AS {st.sql}")
             return table
         ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
-        self.warehouse.ensure_project(ref.project)
+        self.warehouse.open_project(ref.project)
         self._write_rows(cur, ref, st.sql, config.get("writeDisposition") or "WRITE_EMPTY",
                          config.get("createDisposition") or "CREATE_IF_NEEDED", None)
         return ref.duck()
@@ -321,7 +321,7 @@ class Executor:
         refs = [TableRef(s.get("projectId") or project, s["datasetId"], s["tableId"]) for s in sources]
         target = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
         for ref in [*refs, target]:
-            self.warehouse.ensure_project(ref.project)
+            self.warehouse.open_project(ref.project)
         for ref in refs:
             if self.warehouse.object_kind(cur, ref) != "TABLE":
                 raise not_found(f"Not found: Table {ref.bq_id()}")
@@ -350,7 +350,7 @@ class Executor:
         if not source or len(uris) != 1:
             raise invalid("Extract jobs need a sourceTable and exactly one destination URI")
         ref = TableRef(source.get("projectId") or project, source["datasetId"], source["tableId"])
-        self.warehouse.ensure_project(ref.project)
+        self.warehouse.open_project(ref.project)
         if self.warehouse.object_kind(cur, ref) is None:
             raise not_found(f"Not found: Table {ref.bq_id()}")
         fmt = str(config.get("destinationFormat") or "CSV").upper()
@@ -383,7 +383,7 @@ class Executor:
         if not dest:
             raise invalid("Required parameter is missing: destinationTable")
         ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
-        self.warehouse.ensure_project(ref.project)
+        self.warehouse.open_project(ref.project)
         options = SourceOptions.parse(config)
         paths = local_files or self.objects.fetch(list(config.get("sourceUris") or []))
         try:

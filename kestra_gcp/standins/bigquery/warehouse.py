@@ -23,6 +23,7 @@ from .types import bq_field, duck_type, quote_ident, quote_literal
 
 META = "__standin-meta"
 RESULTS = "__standin-results"
+MEMORY_LIMIT = "1GB"  # beyond this DuckDB spills to data_dir/_tmp
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _DATASET_RE = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 _RESERVED = {"memory", "system", "temp", "main", RESULTS}
@@ -52,6 +53,7 @@ class Warehouse:
             stale.unlink(missing_ok=True)
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._con.execute(f"SET GLOBAL memory_limit = {quote_literal(MEMORY_LIMIT)}")
         self._con.execute(f"SET temp_directory = {quote_literal(str(self.data_dir / '_tmp'))}")
         self._con.execute(_BQ_STRING_MACRO)
         self._con.execute(_BQ_DIVIDE_MACRO)
@@ -72,6 +74,17 @@ class Warehouse:
             cur.close()
 
     # --- projects ------------------------------------------------------------------------------------------
+    def open_project(self, project: str) -> bool:
+        """Attach the project's DuckDB file if it exists; False for a project nothing was ever written to."""
+        if project in self._attached:
+            return True
+        if not _PROJECT_RE.match(project) or project.lower() in _RESERVED:
+            raise invalid(f"Invalid project ID '{project}'")
+        if not (self.data_dir / f"{project}.duckdb").exists():
+            return False
+        self.ensure_project(project)
+        return True
+
     def ensure_project(self, project: str) -> None:
         """Attach (creating if needed) the project's DuckDB file: projects exist on demand."""
         if project in self._attached:
@@ -93,7 +106,8 @@ class Warehouse:
 
     # --- datasets ------------------------------------------------------------------------------------------
     def dataset_exists(self, cur: duckdb.DuckDBPyConnection, project: str, dataset: str) -> bool:
-        self.ensure_project(project)
+        if not self.open_project(project):
+            return False
         if dataset in ("main", META):
             return self._dataset_meta(cur, project, dataset) is not None
         row = cur.execute("SELECT 1 FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
@@ -110,6 +124,7 @@ class Warehouse:
         if not _DATASET_RE.match(dataset) or dataset == META:
             raise invalid(f"Invalid dataset ID \"{dataset}\". Dataset IDs must be alphanumeric (plus underscores) "
                           "and must be at most 1024 characters long.")
+        self.ensure_project(project)
         if self.dataset_exists(cur, project, dataset):
             if exists_ok:
                 return self.dataset_resource(cur, project, dataset)
@@ -146,7 +161,8 @@ class Warehouse:
         return self.dataset_resource(cur, project, dataset)
 
     def list_datasets(self, cur: duckdb.DuckDBPyConnection, project: str) -> list[dict[str, Any]]:
-        self.ensure_project(project)
+        if not self.open_project(project):
+            return []
         names = [r[0] for r in cur.execute(
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? ORDER BY schema_name",
             [project]).fetchall()]
@@ -179,7 +195,8 @@ class Warehouse:
 
     def object_kind(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> str | None:
         """"TABLE", "VIEW" (DuckDB view: a BigQuery view or external table) or None."""
-        self.ensure_project(ref.project)
+        if not self.open_project(ref.project):
+            return None
         args = [ref.project, ref.dataset, ref.table]
         if cur.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
                        "AND lower(table_name) = lower(?)", args).fetchone():
@@ -190,7 +207,8 @@ class Warehouse:
         return None
 
     def table_meta(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> dict[str, Any]:
-        self.ensure_project(ref.project)
+        if not self.open_project(ref.project):
+            return {}
         row = cur.execute(f"SELECT meta FROM {quote_ident(ref.project)}.{quote_ident(META)}.tables "
                           "WHERE dataset_id = ? AND lower(table_id) = lower(?)", [ref.dataset, ref.table]).fetchone()
         return json.loads(row[0]) if row else {}
