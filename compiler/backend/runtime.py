@@ -74,7 +74,8 @@ def helper_subworkflows() -> dict[str, Any]:
                         {"is_list": {"switch": [{
                             "condition": '${kind != "JSON" and get_type(value) != "list"}',
                             "steps": [{"not_list": _raise_input(
-                                "${\"input '\" + name + \"': \" + json.encode_to_string(value) + \" is not a list\"}")}],
+                                "${\"input '\" + name + \"': \" + json.encode_to_string(value)"
+                                " + \" is not a list\"}")}],
                         }]}},
                     ]},
                     {"condition": '${kind == "DATETIME"}', "steps": [{"check_datetime": {
