@@ -10,7 +10,7 @@ from compiler.pebble import ast, dates
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
 from compiler.pebble.registry import FILTERS
-from compiler.pebble.wexpr import ADD, ATOM, CMP, W, call, const, index, member
+from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const, index, member
 
 if TYPE_CHECKING:
     from compiler.pebble.codegen import Generator
@@ -138,14 +138,25 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
         return _date(g, e, v, sig)
     if name == "dateAdd":
         return _date_add(g, e, v, sig)
-    if name == "timestamp":
+    if name.startswith("timestamp"):
         zone = const_arg(0, "timeZone")
         if const_arg(1, "existingFormat") is not None:
-            raise PebbleError("timestamp: 'existingFormat' cannot be compiled", e.name_pos)
+            raise PebbleError(f"{name}: 'existingFormat' cannot be compiled", e.name_pos)
         kind = _kind_of(g, e.operand, v)
         if kind == "date" and zone not in (None, "UTC"):
-            raise PebbleError("timestamp of a DATE in a zone other than UTC cannot be compiled", e.name_pos)
-        return call("int", dates.to_seconds(v, kind), type="int")
+            raise PebbleError(f"{name} of a DATE in a zone other than UTC cannot be compiled", e.name_pos)
+        secs = g.temp(dates.to_seconds(v, kind))
+        whole = call("int", secs, type="int")
+        if name == "timestamp":
+            return whole
+        # The fraction is read from the canonical string: no float rounding.
+        digits, scale = {"timestampMilli": (3, 1000), "timestampMicro": (6, 10**6),
+                         "timestampNano": (6, 10**6)}[name]
+        frac = f"int(text.substring(time.format({secs.code}), 20, {20 + digits}))"
+        code = f"{whole.code} * {scale} + {frac}"
+        if name == "timestampNano":
+            code = f"({code}) * 1000"
+        return W(code, "int", ADD if name != "timestampNano" else MUL)
     raise PebbleError(f"filter '{name}' cannot be compiled to a Workflows expression", e.name_pos)
 
 
