@@ -12,6 +12,13 @@ resource "google_secret_manager_secret" "flow" {
     auto {}
   }
 
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", each.key))
+      error_message = "secret('${each.key}'): Secret Manager ids are 1-255 letters, digits, '_' or '-'; rename the secret in the flow."
+    }
+  }
+
   depends_on = [google_project_service.api]
 }
 
