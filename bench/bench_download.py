@@ -26,7 +26,7 @@ FUNCTIONS = ROOT / "functions"
 PY = sys.executable
 UPLOAD_STDIN = (
     "import shutil, sys; from google.cloud import storage; "
-    "w = storage.Client().bucket(sys.argv[1]).blob(sys.argv[2]).open(\"wb\"); "
+    'w = storage.Client().bucket(sys.argv[1]).blob(sys.argv[2]).open("wb"); '
     "shutil.copyfileobj(sys.stdin.buffer, w, 1 << 20); w.close()"
 )
 
@@ -48,21 +48,35 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (functions-framework serves from gunicorn worker processes)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
+
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The largest VmHWM (peak resident set) among the function's processes."""
+    peaks = [0.0]
+    for member in _tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
 
 
 def reset_peak(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    for member in _tree(pid):
+        Path(f"/proc/{member}/clear_refs").write_text("5")
 
 
 def cold_import_seconds(runs: int = 5) -> float:
     code = "import time; t = time.perf_counter(); import main; print(time.perf_counter() - t)"
-    times = [float(subprocess.run([PY, "-c", code], cwd=FUNCTIONS, capture_output=True, text=True,
-                                  check=True).stdout) for _ in range(runs)]
+    times = [
+        float(subprocess.run([PY, "-c", code], cwd=FUNCTIONS, capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
     return statistics.median(times)
 
 
@@ -86,17 +100,41 @@ def main() -> int:
     emulator = gcs.start(work / "gcs", reuse=False)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        env = {**os.environ, "STORAGE_EMULATOR_HOST": emulator.url, "KESTRA_GCP_BUCKET": "bench",
-               "KESTRA_GCP_DOWNLOAD_ALLOW": "127.0.0.0/8", "PYTHONPATH": str(FUNCTIONS)}
+        env = {
+            **os.environ,
+            "STORAGE_EMULATOR_HOST": emulator.url,
+            "KESTRA_GCP_BUCKET": "bench",
+            "KESTRA_GCP_DOWNLOAD_ALLOW": "127.0.0.0/8",
+            "PYTHONPATH": str(FUNCTIONS),
+        }
         requests.post(f"{emulator.url}/storage/v1/b", json={"name": "bench"}, timeout=10).raise_for_status()
         http_port, fn_port = free_port(), free_port()
-        procs.append(subprocess.Popen([PY, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
-                                       "--directory", str(data_dir)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [PY, "-m", "http.server", str(http_port), "--bind", "127.0.0.1", "--directory", str(data_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         function = subprocess.Popen(
-            [PY, "-m", "functions_framework", "--target", "download", "--source", str(FUNCTIONS / "main.py"),
-             "--host", "127.0.0.1", "--port", str(fn_port)],
-            env=env, cwd=FUNCTIONS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                PY,
+                "-m",
+                "functions_framework",
+                "--target",
+                "download",
+                "--source",
+                str(FUNCTIONS / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(fn_port),
+            ],
+            env=env,
+            cwd=FUNCTIONS,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(function)
         url = f"http://127.0.0.1:{http_port}/{source.name}"
         wait_http(url)
@@ -106,9 +144,16 @@ def main() -> int:
         size = 0
         for run in range(args.runs):
             reset_peak(function.pid)
-            body = {"task": {"id": "extract", "type": "io.kestra.plugin.scripts.shell.Commands", "uri": url,
-                             "gunzip": True, "outputFile": "yellow.csv"},
-                    "execution": {"id": f"run{run}", "namespace": "bench", "flowId": "download"}}
+            body = {
+                "task": {
+                    "id": "extract",
+                    "type": "io.kestra.plugin.scripts.shell.Commands",
+                    "uri": url,
+                    "gunzip": True,
+                    "outputFile": "yellow.csv",
+                },
+                "execution": {"id": f"run{run}", "namespace": "bench", "flowId": "download"},
+            }
             started = time.perf_counter()
             response = requests.post(f"http://127.0.0.1:{fn_port}/", json=body, timeout=3600)
             fn_times.append(time.perf_counter() - started)
@@ -117,8 +162,12 @@ def main() -> int:
             fn_rss.append(peak_rss_mb(function.pid))
 
             started = time.perf_counter()
-            subprocess.run(f"curl -s {url} | gunzip | {PY} -c '{UPLOAD_STDIN}' bench baseline/run{run}.csv",
-                           shell=True, check=True, env=env)
+            subprocess.run(
+                f"curl -s {url} | gunzip | {PY} -c '{UPLOAD_STDIN}' bench baseline/run{run}.csv",
+                shell=True,
+                check=True,
+                env=env,
+            )
             base_times.append(time.perf_counter() - started)
         stored = requests.get(f"{emulator.url}/storage/v1/b/bench/o/baseline%2Frun0.csv", timeout=10).json()
         assert int(stored["size"]) == size, (stored["size"], size)

@@ -26,9 +26,7 @@ def test_cold_import_of_main_is_fast_and_lazy() -> None:
 
 
 def test_bad_bodies_are_bad_requests(invoke: Invoke) -> None:
-    status, body = invoke(
-        "kv", body={"task": {"type": "io.kestra.plugin.core.kv.Get"}, "execution": execution()}
-    )
+    status, body = invoke("kv", body={"task": {"type": "io.kestra.plugin.core.kv.Get"}, "execution": execution()})
     assert status == 400
     assert body["error"]["type"] == "BadRequest"
     assert body["error"]["message"].startswith("kv: invalid request: task.id")
@@ -152,3 +150,29 @@ def test_execution_paths(state_bucket: str) -> None:
         storage.execution_uri(ref, "..", "x")
     with pytest.raises(TaskError, match="is not a gs://bucket/object URI"):
         storage.parse_gs_uri("s3://b/x")
+
+
+def test_upload_pieces_multi_chunk_and_abort(state_bucket: str) -> None:
+    import hashlib
+    from collections.abc import Iterator
+
+    from kfn import storage
+
+    chunk = 256 * 1024
+    pieces = [bytes([i % 251]) * (100_000 + i) for i in range(30)]  # ~3 MB, boundaries never aligned
+    uri = f"gs://{state_bucket}/pieces/ok.bin"
+    assert storage.upload_pieces(pieces, uri, "text/csv", chunk_size=chunk) == sum(map(len, pieces))
+    data = storage.blob(uri).download_as_bytes()
+    assert hashlib.sha256(data).digest() == hashlib.sha256(b"".join(pieces)).digest()
+    assert storage.existing_blob(uri).content_type == "text/csv"
+    exact = [b"x" * chunk, b"y" * chunk]  # ends exactly on a chunk boundary
+    assert storage.upload_pieces(exact, uri, chunk_size=chunk) == 2 * chunk
+
+    def failing() -> Iterator[bytes]:
+        yield from pieces[:20]
+        raise ConnectionResetError("source went away")
+
+    broken = f"gs://{state_bucket}/pieces/broken.bin"
+    with pytest.raises(ConnectionResetError):
+        storage.upload_pieces(failing(), broken, chunk_size=chunk)
+    assert not storage.blob(broken).exists()
