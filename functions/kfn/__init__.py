@@ -20,7 +20,8 @@ Adding a function module (`kfn/<name>.py`)
   wrapper prefixes it. Exceptions from google-api-core, google-resumable-media and requests are mapped
   automatically (5xx/429/connection faults -> transient, 404 -> NotFound, 409/412 -> Conflict).
 - Storage: `kfn.storage` (`execution_uri`, `open_read`, `open_write` (atomic resumable upload),
-  `parse_gs_uri`, `client`). Durations: `kfn.durations.parse_duration`. Logging: `kfn.logs.log`.
+  `upload_pieces` (atomic, one reused chunk buffer: for large streams), `parse_gs_uri`, `client`).
+  Durations: `kfn.durations.parse_duration`. Logging: `kfn.logs.log`.
 - Import heavy libraries inside `handle` or at the top of your module (the module itself is imported
   lazily), never from `main.py`.
 - Add the entry point in `main.py` if it is new, and the dependency in `requirements.txt`.
