@@ -11,7 +11,7 @@ resource "google_monitoring_notification_channel" "email" {
 }
 
 resource "google_monitoring_alert_policy" "workflow_failed" {
-  count = var.alert_email == "" ? 0 : 1
+  count = var.alert_email == "" || length(local.workflow_ids) == 0 ? 0 : 1
 
   display_name          = "${var.name_prefix}: a workflow execution failed"
   combiner              = "OR"
