@@ -427,9 +427,16 @@ class Generator:
             p = path_of(e.left)
             assert p is not None
             root, chain = p
-            parent = self.apply_chain(W(root, "map"), chain[:-1])
-            return call("if", W(f"{json.dumps(str(chain[-1]))} in {parent.at(ADD)}", "bool", CMP),
-                        safe, right, type=safe.type if safe.type == right.type else "any")
+            keys = [str(k) for k in chain[:-1]]
+            if not keys:
+                parent = root
+            elif len(keys) == 1:
+                parent = f"map.get({root}, {json.dumps(keys[0])})"
+            else:
+                parent = f"map.get({root}, [{', '.join(json.dumps(k) for k in keys)}])"
+            # `and` short-circuits: `in` only sees a map; a missing parent is undefined too.
+            present = W(f"{parent} != null and {json.dumps(str(chain[-1]))} in {parent}", "bool", AND)
+            return call("if", present, safe, right, type=safe.type if safe.type == right.type else "any")
         left = safe if safe is not None else self.expr(e.left)
         if left.is_const:
             return right if left.const is None else left
@@ -460,24 +467,23 @@ class Generator:
         return w
 
     def defined(self, operand: ast.Expr) -> W:
+        """`x is defined`: Pebble's test is `x != null`, an undefined name being null."""
         p = path_of(operand)
         if p is None:
-            return const(True)
+            w = self.expr(operand)
+            return const(w.const is not None) if w.is_const else W(f"{w.at(ADD)} != null", "bool", CMP)
         root, chain = p
-        if any(root in f for f in self.locals) or root in ("vars", "flow"):
+        if any(root in f for f in self.locals) or root in ("vars", "flow", "task"):
             try:
                 w = self.access(operand)
             except PebbleError:
                 return const(False)
-            return const(True) if w.is_const else W(f"{w.at(ADD)} != null", "bool", CMP)
+            return const(w.const is not None) if w.is_const else W(f"{w.at(ADD)} != null", "bool", CMP)
         if not chain:
-            return const(root != "trigger" or self.scope.has_trigger) if root != "trigger" else \
-                W("trigger != null", "bool", CMP)
+            return W(f"{root} != null", "bool", CMP)
         safe = self.safe_get(operand)
         if safe is None:
             raise PebbleError("'is defined' on a computed key cannot be compiled", operand.pos)
-        if root == "trigger":
-            return W(f"trigger != null and {safe.code} != null", "bool", AND)
         return W(f"{safe.code} != null", "bool", CMP)
 
     # ---------------------------------------------------------------- filters
