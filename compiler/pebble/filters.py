@@ -125,6 +125,38 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
                  "bool", CMP)
     if name.startswith("substring"):
         return _substring(g, name, v, arg(0), e)
+    if name in ("indent", "nindent"):
+        amount = const_arg(0, "amount")
+        prefix = const_arg(1, "prefix")
+        prefix = " " if prefix is None else prefix
+        if not isinstance(amount, int) or amount < 0 or not isinstance(prefix, str):
+            raise PebbleError(f"{name}: 'amount' must be a constant integer >= 0 and 'prefix' a string", e.name_pos)
+        pad = "\n" + prefix * amount
+        w = call("text.replace_all", g.stringify(v), const("\n"), const(pad), type="string")
+        return W(f"{const(pad).code} + {w.code}", "string", ADD) if name == "nindent" else w
+    if name == "capitalize":
+        t = g.temp(g.stringify(v))
+        return W(f"text.to_upper(text.substring({t.code}, 0, 1)) + text.substring({t.code}, 1, len({t.code}))",
+                 "string", ADD)
+    if name == "abbreviate":
+        n = const_arg(0, "length")
+        if not isinstance(n, int) or n < 4:
+            raise PebbleError("abbreviate: the length must be a constant integer >= 4", e.name_pos)
+        t = g.temp(g.stringify(v))
+        return call("if", W(f"len({t.code}) <= {n}", "bool", CMP), t,
+                    W(f"text.substring({t.code}, 0, {n - 3}) + \"...\"", "string", ADD), type="string")
+    if name == "merge":
+        other = arg(0)
+        assert other is not None
+        if v.type == "list" or other.type == "list":
+            # list.concat appends one value: a constant list is appended item by item.
+            if not (other.is_const and isinstance(other.const, list)):
+                raise PebbleError("merge of two runtime lists cannot be compiled", e.name_pos)
+            w = v
+            for item in other.const:
+                w = call("list.concat", w, const(item), type="list")
+            return w
+        return call("map.merge", v, other, type="map")
     if name == "base64encode":
         return call("base64.encode", call("text.encode", g.stringify(v)), type="string")
     if name == "base64decode":

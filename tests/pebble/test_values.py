@@ -129,6 +129,13 @@ CASES: list[tuple[str, Any]] = [
     ("{{ 'Z3JlZW4=' | base64decode }}", "green"),
     ("{{ 'a b&c' | urlencode }}", "a+b%26c"),
     ("{{ inputs.n | string }}", "3"),
+    ("{{ 'a\nb' ~ inputs.taxi | indent(2) }}", "a\n  bgreen"),
+    ("{{ inputs.taxi ~ '\nx' | nindent(1, '>') }}", "\n>green\n>x"),
+    ("{{ inputs.taxi | capitalize }}", "Green"),
+    ("{{ inputs.path | abbreviate(10) }}", "dir/sub..."),
+    ("{{ inputs.taxi | abbreviate(10) }}", "green"),
+    ("{{ outputs.count.vars | merge({'b': 2}) }}", {"a": 1, "b": 2}),
+    ("{{ inputs.tags | merge(['c']) }}", ["a", "b", "c"]),
     ("{{ (inputs.n - 10) | abs }}", 7),
     # JSON and numbers
     ("{{ inputs.tags | toJson }}", '["a","b"]'),
