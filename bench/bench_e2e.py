@@ -167,15 +167,19 @@ def main() -> int:
         psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "root",
                 "-d", "ny_taxi_baseline"]
 
+        phases: dict[str, float] = {}
+
         def baseline() -> None:
-            subprocess.run(f"curl -sf '{url}' | gunzip > '{csv_path}'", shell=True, check=True)
+            phases["download"] = timed(lambda: subprocess.run(
+                f"curl -sf '{url}' | gunzip > '{csv_path}'", shell=True, check=True))
             for task in ("yellow_create_table", "yellow_create_staging_table", "yellow_truncate_staging_table"):
                 subprocess.run([*psql, "-c", flow_sql(flow, task)], check=True, env=env)
             copy = (f"\\copy public.yellow_tripdata_staging ({columns}) FROM '{csv_path}' "
                     "WITH (FORMAT csv, HEADER true, DELIMITER ',')")
-            subprocess.run([*psql, "-c", copy], check=True, env=env)
+            phases["copy"] = timed(lambda: subprocess.run([*psql, "-c", copy], check=True, env=env))
             for task in ("yellow_add_unique_id_and_filename", "yellow_merge_data"):
-                subprocess.run([*psql, "-c", flow_sql(flow, task)], check=True, env=env)
+                phases[task] = timed(lambda t=task: subprocess.run([*psql, "-c", flow_sql(flow, t)], check=True,
+                                                                   env=env))
 
         print("baseline: curl | gunzip, psql \\copy, UPDATE, MERGE ...", file=sys.stderr)
         base_wall = timed(baseline)
@@ -184,9 +188,10 @@ def main() -> int:
         # 4. ours
         print("ours: kestra-gcp run postgres_taxi ...", file=sys.stderr)
         started = time.monotonic()
-        proc = subprocess.Popen(run_args, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([*run_args, "--json"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
         with RssSampler(proc.pid) as sampler:
-            _, stderr = proc.communicate()
+            stdout, stderr = proc.communicate()
         ours_wall = time.monotonic() - started
         if proc.returncode != 0:
             print(stderr, file=sys.stderr)
@@ -202,6 +207,8 @@ def main() -> int:
             "wall_s_ours": round(ours_wall, 2), "wall_s_baseline": round(base_wall, 2),
             "ratio": round(ours_wall / base_wall, 3), "target_ratio": 1.3,
             "peak_rss_mb_ours": round(sampler.peak / 1e6, 1), "target_rss_mb": 500,
+            "phases_s_baseline": {k: round(v, 2) for k, v in phases.items()},
+            "phases_s_ours": _task_durations(json.loads(stdout.strip().splitlines()[-1])),
         }
         print(json.dumps(result, indent=2))
         ok = ours_rows == base_rows and result["ratio"] <= 1.3 and result["peak_rss_mb_ours"] <= 500
@@ -214,6 +221,17 @@ def main() -> int:
         if not args.keep:
             subprocess.run([*CLI, "services", "stop"], cwd=work, capture_output=True)
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _task_durations(execution: dict[str, Any]) -> dict[str, float]:
+    from datetime import datetime
+
+    out: dict[str, float] = {}
+    for run in execution.get("taskRuns", []):
+        start = datetime.fromisoformat(str(run["startDate"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(run["endDate"]).replace("Z", "+00:00"))
+        out[str(run["id"])] = round((end - start).total_seconds(), 2)
+    return out
 
 
 def _tasks(flow: dict[str, Any]) -> list[dict[str, Any]]:
