@@ -409,12 +409,17 @@ class Generator:
         raise PebbleError(f"operator '{op}' cannot be compiled to a Workflows expression", e.pos)
 
     def membership(self, left: W, right: W, e: ast.Binary) -> W:
+        """`x isIn list`: equalities for a literal list (no list literal in the expression), else `in`."""
         if right.is_const and isinstance(right.const, list):
-            if not right.const:
-                return const(False)
-            s = self.temp(left)
-            return W(" or ".join(f"{s.at(ADD)} == {const(v).code}" for v in right.const), "bool", OR)
-        return W(f"{left.at(ADD)} in {right.at(ADD)}", "bool", CMP)
+            items = [const(v) for v in right.const]
+        elif isinstance(e.right, ast.ListLit):
+            items = [self.expr(i) for i in e.right.items]
+        else:
+            return W(f"{left.at(ADD)} in {right.at(ADD)}", "bool", CMP)
+        if not items:
+            return const(False)
+        s = self.temp(left)
+        return W(" or ".join(f"{s.at(ADD)} == {i.at(ADD)}" for i in items), "bool", OR)
 
     def coalesce(self, e: ast.Binary) -> W:
         with self.lazy():

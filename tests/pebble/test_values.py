@@ -77,6 +77,7 @@ CASES: list[tuple[str, Any]] = [
     ("{{ inputs.taxi isIn ['fhv'] }}", False),
     ("{{ 'a' isIn inputs.tags }}", True),
     ("{{ inputs.taxi notIn ['fhv'] }}", True),
+    ("{{ 'green' isIn [labels.team, inputs.taxi] }}", True),
     ("{{ inputs.path contains 'sub' }}", True),
     ("{{ inputs.tags contains 'b' }}", True),
     ("{{ inputs.tags contains 'z' }}", False),
