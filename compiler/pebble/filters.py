@@ -247,11 +247,13 @@ def _default(g: Generator, e: ast.Filter) -> W:
         return d if v.const in (None, "", [], {}) else v
     t = g.temp(v)
     # Pebble's default also replaces empty strings, lists and maps.
-    cond = f"len(default({t.code}, \"\")) == 0" if t.type in ("string", "list", "map", "any") else \
-        f"{t.at(ADD)} == null"
     if t.type in ("int", "float", "bool"):
         return call("default", t, d, type=t.type)
-    return call("if", cond, d, t, type=t.type if t.type == d.type else "any")
+    if t.type in ("list", "map"):
+        cond = f"len(default({t.code}, \"\")) == 0"
+    else:  # a string, or a value of unknown type (numbers are never equal to "")
+        cond = f"default({t.code}, \"\") == \"\""
+    return call("if", W(cond, "bool", CMP), d, t, type=t.type if t.type == d.type else "any")
 
 
 def _number(g: Generator, v: W, ntype: object, e: ast.Filter) -> W:

@@ -72,6 +72,8 @@ CASES: list[tuple[str, Any]] = [
     ("{{ inputs.empty | default('d') }}", "d"),
     ("{{ inputs.taxi | default('d') }}", "green"),
     ("{{ labels.zz | default('none') }}", "none"),
+    ("{{ outputs.count.rowCount | default(0) }}", 42),
+    ("{{ outputs.count.nothing | default(0) }}", 0),
     # membership and tests
     ("{{ inputs.taxi isIn ['green', 'yellow'] }}", True),
     ("{{ inputs.taxi isIn ['fhv'] }}", False),
