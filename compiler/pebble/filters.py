@@ -249,10 +249,9 @@ def _default(g: Generator, e: ast.Filter) -> W:
     # Pebble's default also replaces empty strings, lists and maps.
     if t.type in ("int", "float", "bool"):
         return call("default", t, d, type=t.type)
-    if t.type in ("list", "map"):
-        cond = f"len(default({t.code}, \"\")) == 0"
-    else:  # a string, or a value of unknown type (numbers are never equal to "")
-        cond = f"default({t.code}, \"\") == \"\""
+    # For a string or a value of unknown type, compare with "" (a number is never equal to it).
+    empty = f"len(default({t.code}, \"\")) == 0" if t.type in ("list", "map") else f"default({t.code}, \"\") == \"\""
+    cond = empty
     return call("if", W(cond, "bool", CMP), d, t, type=t.type if t.type == d.type else "any")
 
 
