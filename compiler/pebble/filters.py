@@ -250,8 +250,7 @@ def _default(g: Generator, e: ast.Filter) -> W:
     if t.type in ("int", "float", "bool"):
         return call("default", t, d, type=t.type)
     # For a string or a value of unknown type, compare with "" (a number is never equal to it).
-    empty = f"len(default({t.code}, \"\")) == 0" if t.type in ("list", "map") else f"default({t.code}, \"\") == \"\""
-    cond = empty
+    cond = f"len(default({t.code}, \"\")) == 0" if t.type in ("list", "map") else f"default({t.code}, \"\") == \"\""
     return call("if", W(cond, "bool", CMP), d, t, type=t.type if t.type == d.type else "any")
 
 
