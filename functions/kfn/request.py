@@ -51,6 +51,11 @@ class Call:
     execution: ExecutionRef | None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    method: str = "POST"
+    path: str = "/"
+    query: dict[str, list[str]] = field(default_factory=dict)
+    raw_body: str = ""
+    json_body: Any = None
 
     @property
     def task_id(self) -> str:

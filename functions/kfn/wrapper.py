@@ -25,7 +25,18 @@ class HttpRequest(Protocol):
     @property
     def method(self) -> str: ...
 
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def args(self) -> Any: ...
+
     def get_json(self, force: bool = ..., silent: bool = ..., cache: bool = ...) -> Any: ...
+
+    def get_data(self, cache: bool = ..., as_text: bool = ..., parse_form_data: bool = ...) -> Any: ...
+
+
+MAX_RAW_BODY = 64 * 1024
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -36,14 +47,30 @@ def _validation_message(exc: ValidationError) -> str:
 
 def build_call(name: str, request: HttpRequest, *, task_body: bool) -> Call:
     """Parse and validate the body; resolve secret markers in the task's properties."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if not task_body:  # trigger: schedules POST JSON, webhooks may send anything
+        raw = request.get_data(cache=True)
+        if len(raw) > MAX_RAW_BODY:
+            raise BadRequest(f"request body is larger than {MAX_RAW_BODY} bytes")
+        parsed_json = request.get_json(force=True, silent=True)
+        query = {k: request.args.getlist(k) for k in request.args}
+        return Call(
+            function=name,
+            task={},
+            execution=None,
+            headers=headers,
+            body=parsed_json if isinstance(parsed_json, dict) else {},
+            method=request.method,
+            path=request.path,
+            query=query,
+            raw_body=raw.decode("utf-8", errors="replace"),
+            json_body=parsed_json,
+        )
     if request.method != "POST":
         raise BadRequest(f"method {request.method} not allowed: POST a JSON body")
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if not task_body:
-        return Call(function=name, task={}, execution=None, headers=headers, body=body)
     try:
         parsed = TaskRequest.model_validate(body)
     except ValidationError as exc:

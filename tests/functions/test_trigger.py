@@ -191,3 +191,40 @@ def test_manual_call_uses_latest_tick() -> None:
     assert ticks("0 0 9 1 * *", "UTC", datetime(2019, 2, 1, 9, tzinfo=UTC), with_seconds=True)["date"] == (
         "2019-02-01T09:00:00Z"
     )
+
+
+def test_webhook_starts_the_flow_with_request_data(
+    api: FakeExecutions, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    monkeypatch.setenv("SECRET_HOOK_KEY", base64.b64encode(b"k3y-from-secret").decode())
+    hooks = [
+        {
+            "namespace": "zoomcamp",
+            "flowId": "green",
+            "workflow": "zoomcamp-green",
+            "triggerId": "on_push",
+            "key": "{{secret:HOOK_KEY}}",
+            "inputs": {"taxi": "green"},
+        }
+    ]
+    monkeypatch.setenv("KESTRA_GCP_WEBHOOKS", json.dumps(hooks))
+    from functions_framework import create_app
+
+    from tests.functions.conftest import FUNCTIONS_DIR
+
+    client = create_app("trigger", str(FUNCTIONS_DIR / "main.py")).test_client()
+    response = client.post("/webhook/zoomcamp/green/k3y-from-secret?month=2019-01", json={"rows": 3})
+    assert response.status_code == 200, response.get_json()
+    (created,) = api.created
+    argument = json.loads(created["argument"])
+    assert argument["inputs"] == {"taxi": "green"}
+    assert argument["trigger"]["body"] == {"rows": 3}
+    assert argument["trigger"]["parameters"] == {"month": ["2019-01"]}
+    assert created["labels"] == {"kestra-from": "webhook", "kestra-trigger": "on_push"}
+    response = client.get("/webhook/zoomcamp/green/wrong-key")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["message"] == "trigger: no webhook for flow zoomcamp.green with this key"
+    assert "k3y-from-secret" not in json.dumps(response.get_json())
+    assert len(api.created) == 1
