@@ -101,12 +101,21 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not: it is reaped here when it is our child)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state in ("Z", "X"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
     return True
 
 
@@ -275,9 +284,13 @@ class EmbeddedPostgres:
         while time.monotonic() < deadline and self._alive(pid):
             time.sleep(0.05)
         if self._alive(pid):
-            os.kill(pid, signal.SIGQUIT)
-            while self._alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._alive(pid):
                 time.sleep(0.05)
+        if self._alive(pid):
+            raise PostgresServiceError(f"embedded PostgreSQL: server {pid} of {self.data_dir} did not stop")
         self._proc = None
 
     def _alive(self, pid: int) -> bool:
