@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import threading
 import uuid
 from collections import deque
@@ -293,23 +294,33 @@ class JobService:
         resource["statistics"].update(query=query, totalBytesProcessed="0")
         return resource
 
-    def _page(self, job: Job, table: str, start: int, limit: int,
-              int64_timestamp: bool) -> tuple[list[dict[str, Any]], int]:
+    def _page(self, job: Job, table: str, start: int, limit: int, int64_timestamp: bool) -> tuple[list[str], int]:
+        """One page of rows as JSON texts (`{"f": [{"v": ...}]}`), rendered by DuckDB for flat schemas."""
         if limit <= 0 or start >= job.total_rows:
             return [], start
-        exprs = ", ".join(value_sql(quote_ident(name), t, int64_timestamp) for name, t in job.result_schema)
         types = [t for _, t in job.result_schema]
-        rows: list[dict[str, Any]] = []
+        cells = [value_sql(quote_ident(name), t, int64_timestamp) for name, t in job.result_schema]
+        nested = any(t.id in ("list", "struct") for t in types)
+        if nested:
+            select = ", ".join(cells)
+        else:
+            select = "CAST(json_object('f', json_array(" + ", ".join(f"json_object('v', {c})" for c in cells) \
+                     + ")) AS VARCHAR)"
+        rows: list[str] = []
         size = 0
         with self.warehouse.cursor() as cur:
-            cur.execute(f"SELECT {exprs} FROM {table} LIMIT {int(limit)} OFFSET {int(start)}")
+            cur.execute(f"SELECT {select} FROM {table} LIMIT {int(limit)} OFFSET {int(start)}")
             while len(rows) < limit and size < _PAGE_BYTES:
-                batch = cur.fetchmany(2048)
+                batch = cur.fetchmany(4096)
                 if not batch:
                     break
                 for record in batch:
-                    rows.append({"f": [{"v": cell_value(v, t)} for v, t in zip(record, types, strict=True)]})
-                    size += sum(len(v) for v in record if isinstance(v, str)) + 8 * len(record)
+                    if nested:
+                        text = json.dumps({"f": [{"v": cell_value(v, t)} for v, t in zip(record, types, strict=True)]})
+                    else:
+                        text = str(record[0])
+                    rows.append(text)
+                    size += len(text)
                     if size >= _PAGE_BYTES:
                         break
         return rows, start + len(rows)
