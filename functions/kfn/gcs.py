@@ -99,8 +99,17 @@ def _download(call: Call) -> dict[str, Any]:
 
 
 def _copy(call: Call) -> dict[str, Any]:
-    source = storage.existing_blob(str(call.require("from")), "from")
-    copied = _rewrite(source, _destination(str(call.require("to")), source))
+    source_uri, to = str(call.require("from")), str(call.require("to"))
+    try:
+        source = storage.existing_blob(source_uri, "from")
+    except NotFound:
+        # a retried move whose first attempt completed: the source is gone, the destination is there
+        _, name = storage.parse_gs_uri(source_uri, "from")
+        done = to + name.rsplit("/", 1)[-1] if to.endswith("/") else to
+        if call.flag("delete", False) and storage.blob(done, "to").exists():
+            return {"uri": done}
+        raise
+    copied = _rewrite(source, _destination(to, source))
     if call.flag("delete", False):
         source.delete(if_generation_match=source.generation)
     return {"uri": f"gs://{copied.bucket.name}/{copied.name}"}
@@ -176,9 +185,7 @@ def _create_bucket(call: Call) -> dict[str, Any]:
     except gexc.Conflict:
         if if_exists == "ERROR":
             raise Conflict(f"bucket {name} already exists (ifExists: ERROR)") from None
-        if if_exists == "UPDATE" and (
-            labels or call.prop("storageClass") or "versioningEnabled" in call.task
-        ):
+        if if_exists == "UPDATE" and (labels or call.prop("storageClass") or "versioningEnabled" in call.task):
             bucket.patch()
             return {**outputs, "created": False, "updated": True}
         return {**outputs, "created": False, "updated": False}

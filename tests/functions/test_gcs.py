@@ -101,14 +101,13 @@ def test_download_copy_delete(state_bucket: str, invoke: Invoke) -> None:
     )
     assert status == 200 and body["outputs"]["uri"] == f"gs://{state_bucket}/archive/report.csv"
     assert not storage.blob(source).exists()
+    move = {"id": "mv", "type": P + "Copy", "from": source, "to": f"gs://{state_bucket}/archive/", "delete": True}
+    status, body = invoke("gcs", move)  # a retried move: already done
+    assert status == 200 and body["outputs"]["uri"] == f"gs://{state_bucket}/archive/report.csv"
 
-    status, body = invoke(
-        "gcs", {"id": "rm", "type": P + "Delete", "uri": f"gs://{state_bucket}/archive/report.csv"}
-    )
+    status, body = invoke("gcs", {"id": "rm", "type": P + "Delete", "uri": f"gs://{state_bucket}/archive/report.csv"})
     assert status == 200 and body["outputs"]["deleted"] is True
-    status, body = invoke(
-        "gcs", {"id": "rm", "type": P + "Delete", "uri": f"gs://{state_bucket}/archive/report.csv"}
-    )
+    status, body = invoke("gcs", {"id": "rm", "type": P + "Delete", "uri": f"gs://{state_bucket}/archive/report.csv"})
     assert status == 200 and body["outputs"]["deleted"] is False
     status, body = invoke(
         "gcs",
@@ -167,3 +166,16 @@ def test_create_bucket_if_exists(state_bucket: str, invoke: Invoke) -> None:
 def test_unknown_type(state_bucket: str, invoke: Invoke) -> None:
     status, body = invoke("gcs", {"id": "x", "type": P + "Compose"})
     assert status == 400 and "type io.kestra.plugin.gcp.gcs.Compose is not served" in body["error"]["message"]
+
+
+def test_create_bucket_update_labels(state_bucket: str, invoke: Invoke) -> None:
+    from kfn import storage
+
+    name = f"upd-{uuid.uuid4().hex[:10]}"
+    assert invoke("gcs", {"id": "cb", "type": P + "CreateBucket", "name": name})[0] == 200
+    task = {"id": "cb", "type": P + "CreateBucket", "name": name, "ifExists": "UPDATE", "labels": {"team": "de"}}
+    status, body = invoke("gcs", task)
+    assert status == 200 and body["outputs"]["updated"] is True  # (fake-gcs-server ignores label patches)
+    status, body = invoke("gcs", {**task, "ifExists": "SKIP"})
+    assert status == 200 and body["outputs"]["updated"] is False
+    assert storage.client().get_bucket(name).name == name
