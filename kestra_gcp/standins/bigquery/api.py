@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import duckdb
@@ -15,7 +14,6 @@ from .sql import TableRef
 from .uploads import Uploads
 from .warehouse import Warehouse, now_ms
 
-log = logging.getLogger(__name__)
 _PAGE = 1000
 
 

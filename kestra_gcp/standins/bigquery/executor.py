@@ -1,57 +1,21 @@
-"""Runs the statements of a query job and load jobs on DuckDB, BigQuery's way: each statement in its own
-transaction (a failed statement leaves nothing behind), DDL semantics (IF NOT EXISTS, OR REPLACE, Already Exists),
-destination tables with write/create dispositions, external tables refreshed from GCS before they are read."""
+"""Runs the statements of a query job on DuckDB, BigQuery's way: each statement in its own transaction (a failed
+statement leaves nothing behind), DDL semantics (IF NOT EXISTS, OR REPLACE, Already Exists), destination tables
+with write/create dispositions, external tables refreshed from GCS before they are read."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from .errors import BigQueryError, duplicate, invalid, invalid_query, not_found, unsupported
+from .errors import duck_error, duplicate, invalid, invalid_query, not_found, unsupported
 from .gcs_objects import ObjectCache
+from .outcome import Outcome, rollback
 from .sources import SourceOptions, detect_columns, reader_sql
 from .sql import ExternalSpec, Statement, TableRef, translate
-from .types import duck_type, quote_ident, quote_literal
+from .transfers import require_dataset, write_rows
+from .types import bq_field, quote_ident
 from .warehouse import RESULTS, Warehouse, now_ms
-
-
-@dataclass
-class Outcome:
-    """What a job produced: where its rows are (if any) and its statistics."""
-
-    statement_type: str = ""
-    result_table: str | None = None
-    ddl_operation: str | None = None
-    ddl_target: TableRef | None = None
-    dml_rows: int | None = None
-    load: dict[str, Any] = field(default_factory=dict)
-
-
-def duck_error(err: duckdb.Error, statement: int, count: int) -> BigQueryError:
-    """A DuckDB error as BigQuery would report it: one line, with the statement number in a script."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    for prefix in ("Binder Error: ", "Parser Error: ", "Catalog Error: ", "Conversion Error: ",
-                   "Invalid Input Error: ", "Constraint Error: "):
-        text = text.removeprefix(prefix)
-    where = f" (statement {statement})" if count > 1 else ""
-    if isinstance(err, duckdb.TransactionException):
-        return BigQueryError(503, "backendError", f"Transaction conflict, please retry: {text}{where}")
-    if isinstance(err, duckdb.CatalogException) and "does not exist" in text:
-        return not_found(f"Not found: {text}{where}")
-    if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.ConstraintException):
-        return invalid(f"Error while reading data: {text}{where}")
-    if isinstance(err, duckdb.InterruptException):
-        return BigQueryError(400, "stopped", "Job execution was cancelled: User requested cancellation")
-    if isinstance(err, duckdb.InternalException | duckdb.OutOfMemoryException | duckdb.IOException):
-        # Not 5xx: clients retry those for minutes, and re-running will not help.
-        return BigQueryError(400, "invalid", f"Local BigQuery stand-in failed: {text}{where}")
-    return invalid_query(f"{text}{where}")
 
 
 class Executor:
@@ -85,8 +49,6 @@ class Executor:
                 described = cur.execute(f"DESCRIBE {last.sql}").fetchall()
             except duckdb.Error as err:
                 raise duck_error(err, len(statements), len(statements)) from None
-            from .types import bq_field
-
             schema = {"fields": [bq_field(str(r[0]), duckdb.sqltype(str(r[1]))) for r in described]}
         return {"statementType": last.kind if len(statements) == 1 else "SCRIPT", "schema": schema}
 
@@ -100,10 +62,10 @@ class Executor:
             try:
                 self._statement(cur, st, outcome, job_key, config, index == len(statements), project)
             except duckdb.Error as err:
-                _rollback(cur)
+                rollback(cur)
                 raise duck_error(err, index, len(statements)) from None
             except BaseException:
-                _rollback(cur)
+                rollback(cur)
                 raise
         return outcome
 
@@ -146,8 +108,7 @@ class Executor:
                 raise not_found(f"Not found: Table {ref.bq_id()} was not found")
 
     def _require_dataset(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> None:
-        if not self.warehouse.dataset_exists(cur, ref.project, ref.dataset):
-            raise not_found(f"Not found: Dataset {ref.project}:{ref.dataset} was not found")
+        require_dataset(self.warehouse, cur, ref)
 
     def _select(self, cur: duckdb.DuckDBPyConnection, st: Statement, job_key: str,
                 config: dict[str, Any], project: str) -> str:
@@ -159,36 +120,9 @@ class Executor:
             return table
         ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
         self.warehouse.open_project(ref.project)
-        self._write_rows(cur, ref, st.sql, config.get("writeDisposition") or "WRITE_EMPTY",
+        write_rows(self.warehouse, cur, ref, st.sql, config.get("writeDisposition") or "WRITE_EMPTY",
                          config.get("createDisposition") or "CREATE_IF_NEEDED", None)
         return ref.duck()
-
-    def _write_rows(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, select_sql: str, write: str,
-                    create: str, columns: list[tuple[str, str]] | None) -> int:
-        """Write a query's rows to a table per the dispositions, atomically; returns the rows written."""
-        self._require_dataset(cur, ref)
-        kind = self.warehouse.object_kind(cur, ref)
-        if kind is None and create == "CREATE_NEVER":
-            raise not_found(f"Not found: Table {ref.bq_id()}")
-        if kind == "VIEW":
-            raise invalid(f"Cannot write to {ref.bq_id()}: it is a view or an external table")
-        if kind is not None and write == "WRITE_EMPTY":
-            count = cur.execute(f"SELECT count(*) FROM {ref.duck()}").fetchone()
-            if count and count[0]:
-                raise duplicate(f"Already Exists: Table {ref.bq_id()}")
-        cur.execute("BEGIN")
-        if kind is None or write == "WRITE_TRUNCATE":
-            if columns is not None:
-                cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in columns)
-                cur.execute(f"CREATE OR REPLACE TABLE {ref.duck()} ({cols})")
-            else:
-                cur.execute(f"CREATE OR REPLACE TABLE {ref.duck()} AS SELECT * FROM ({select_sql}) LIMIT 0")
-            stamp = now_ms()
-            self.warehouse.put_table_meta(cur, ref, {"type": "TABLE", "creationTime": stamp,
-                                                     "lastModifiedTime": stamp})
-        row = cur.execute(f"INSERT INTO {ref.duck()} BY NAME {select_sql}").fetchone()
-        cur.execute("COMMIT")
-        return int(row[0]) if row else 0
 
     def _create(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome) -> None:
         assert st.target is not None and st.sql is not None
@@ -312,121 +246,7 @@ class Executor:
         self.warehouse.put_table_meta(cur, ref, dict(meta, paths=[str(p) for p in paths]))
         cur.execute("COMMIT")
 
-    # --- copy and extract jobs -----------------------------------------------------------------------------
-    def run_copy(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any]) -> Outcome:
-        sources = config.get("sourceTables") or ([config["sourceTable"]] if config.get("sourceTable") else [])
-        dest = config.get("destinationTable")
-        if not sources or not dest:
-            raise invalid("Required parameter is missing: sourceTables and destinationTable")
-        refs = [TableRef(s.get("projectId") or project, s["datasetId"], s["tableId"]) for s in sources]
-        target = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
-        for ref in [*refs, target]:
-            self.warehouse.open_project(ref.project)
-        for ref in refs:
-            if self.warehouse.object_kind(cur, ref) != "TABLE":
-                raise not_found(f"Not found: Table {ref.bq_id()}")
-        select = " UNION ALL BY NAME ".join(f"SELECT * FROM {ref.duck()}" for ref in refs)
-        try:
-            self._write_rows(cur, target, select, config.get("writeDisposition") or "WRITE_EMPTY",
-                             config.get("createDisposition") or "CREATE_IF_NEEDED", None)
-        except duckdb.Error as err:
-            _rollback(cur)
-            raise duck_error(err, 1, 1) from None
-        except BaseException:
-            _rollback(cur)
-            raise
-        source_meta = self.warehouse.table_meta(cur, refs[0])
-        meta = self.warehouse.table_meta(cur, target)
-        for key in ("descriptions", "timePartitioning", "clustering", "description"):
-            if key in source_meta and key not in meta:
-                meta[key] = source_meta[key]
-        self.warehouse.put_table_meta(cur, target, meta)
-        return Outcome(statement_type="COPY")
-
-    def run_extract(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
-                    scratch: Path) -> Outcome:
-        source = config.get("sourceTable")
-        uris = config.get("destinationUris") or ([config["destinationUri"]] if config.get("destinationUri") else [])
-        if not source or len(uris) != 1:
-            raise invalid("Extract jobs need a sourceTable and exactly one destination URI")
-        ref = TableRef(source.get("projectId") or project, source["datasetId"], source["tableId"])
-        self.warehouse.open_project(ref.project)
-        if self.warehouse.object_kind(cur, ref) is None:
-            raise not_found(f"Not found: Table {ref.bq_id()}")
-        fmt = str(config.get("destinationFormat") or "CSV").upper()
-        gzip = str(config.get("compression") or "NONE").upper() == "GZIP"
-        options = {"CSV": [f"FORMAT csv, HEADER {str(config.get('printHeader', True)).lower()}",
-                           f"DELIMITER {quote_literal(str(config.get('fieldDelimiter') or ','))}"],
-                   "NEWLINE_DELIMITED_JSON": ["FORMAT json"], "PARQUET": ["FORMAT parquet"]}.get(fmt)
-        if options is None:
-            raise unsupported(f"Extract format {fmt}")
-        if gzip and fmt != "PARQUET":
-            options.append("COMPRESSION gzip")
-        scratch.mkdir(parents=True, exist_ok=True)
-        local = scratch / f"extract-{uuid.uuid4().hex}"
-        try:
-            cur.execute(f"COPY (SELECT * FROM {ref.duck()}) TO {quote_literal(str(local))} ({', '.join(options)})")
-            content_type = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}.get(fmt, "application/json")
-            uri = str(uris[0]).replace("*", "000000000000")
-            size = self.objects.upload(local, uri, content_type)
-        except duckdb.Error as err:
-            raise duck_error(err, 1, 1) from None
-        finally:
-            local.unlink(missing_ok=True)
-        return Outcome(statement_type="EXTRACT", load={"destinationUriFileCounts": ["1"],
-                                                       "inputBytes": str(size)})
-
-    # --- load jobs -----------------------------------------------------------------------------------------
-    def run_load(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
-                 local_files: list[Path] | None = None) -> Outcome:
-        dest = config.get("destinationTable")
-        if not dest:
-            raise invalid("Required parameter is missing: destinationTable")
-        ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
-        self.warehouse.open_project(ref.project)
-        options = SourceOptions.parse(config)
-        paths = local_files or self.objects.fetch(list(config.get("sourceUris") or []))
-        try:
-            columns = self._load_columns(cur, ref, config, options, paths)
-            select = f"SELECT * FROM {reader_sql(paths, options, columns)}"
-            rows = self._write_rows(cur, ref, select, config.get("writeDisposition") or "WRITE_APPEND",
-                                    config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None)
-        except duckdb.Error as err:
-            _rollback(cur)
-            raise duck_error(err, 1, 1) from None
-        except BaseException:
-            _rollback(cur)
-            raise
-        size = sum(Path(p).stat().st_size for p in paths)
-        return Outcome(statement_type="LOAD", load={"inputFiles": str(len(paths)), "inputFileBytes": str(size),
-                                                    "outputRows": str(rows), "outputBytes": "0",
-                                                    "badRecords": "0"})
-
-    def _load_columns(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, config: dict[str, Any],
-                      options: SourceOptions, paths: list[Path]) -> list[tuple[str, str]]:
-        fields = (config.get("schema") or {}).get("fields")
-        if fields:
-            return [(str(f["name"]), duck_type(f)) for f in fields]
-        if options.format == "PARQUET":
-            return []
-        if self.warehouse.object_kind(cur, ref) == "TABLE" and not options.autodetect:
-            rows = cur.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND "
-                               "schema_name = ? AND lower(table_name) = lower(?) ORDER BY column_index",
-                               [ref.project, ref.dataset, ref.table]).fetchall()
-            return [(str(n), str(t)) for n, t in rows]
-        if options.autodetect or options.format == "JSON":
-            return detect_columns(cur, paths, options)
-        raise invalid("No schema specified on job or table.")
-
-
 def _api_format(fmt: str) -> str:
     return {"JSON": "NEWLINE_DELIMITED_JSON"}.get(fmt, fmt)
 
 
-def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):
-        cur.execute("ROLLBACK")
-
-
-def config_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

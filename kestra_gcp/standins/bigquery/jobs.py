@@ -18,8 +18,10 @@ import duckdb
 from duckdb.sqltypes import DuckDBPyType
 
 from .errors import BigQueryError, invalid, not_found
-from .executor import Executor, Outcome
+from .executor import Executor
+from .outcome import Outcome
 from .sql import TableRef
+from .transfers import Transfers
 from .types import bq_field, cell_value, quote_ident, value_sql
 from .warehouse import RESULTS, now_ms
 
@@ -97,8 +99,9 @@ class Job:
 class JobService:
     """All jobs of the stand-in. Jobs run one at a time on a worker thread, like a single slot."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, transfers: Transfers) -> None:
         self.executor = executor
+        self.transfers = transfers
         self.warehouse = executor.warehouse
         self._jobs: dict[tuple[str, str], Job] = {}
         self._lock = threading.Lock()
@@ -235,12 +238,12 @@ class JobService:
                 if job.kind == "query":
                     job.outcome = self.executor.run_query(cur, job.project, key, job.configuration["query"])
                 elif job.kind == "load":
-                    job.outcome = self.executor.run_load(cur, job.project, job.configuration["load"],
+                    job.outcome = self.transfers.run_load(cur, job.project, job.configuration["load"],
                                                          job.local_files or None)
                 elif job.kind == "copy":
-                    job.outcome = self.executor.run_copy(cur, job.project, job.configuration["copy"])
+                    job.outcome = self.transfers.run_copy(cur, job.project, job.configuration["copy"])
                 elif job.kind == "extract":
-                    job.outcome = self.executor.run_extract(cur, job.project, job.configuration["extract"],
+                    job.outcome = self.transfers.run_extract(cur, job.project, job.configuration["extract"],
                                                             self.warehouse.data_dir / "_tmp")
                 else:
                     raise BigQueryError(400, "invalid", f"{job.kind} jobs are not supported by the local "

@@ -13,6 +13,7 @@ from .api import create_app
 from .executor import Executor
 from .gcs_objects import ObjectCache
 from .jobs import JobService
+from .transfers import Transfers
 from .uploads import Uploads
 from .warehouse import Warehouse
 
@@ -26,7 +27,8 @@ class BigQueryStandin:
     def __init__(self, data_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.warehouse = Warehouse(self.data_dir)
-        self.jobs = JobService(Executor(self.warehouse, ObjectCache(self.data_dir / "_objects")))
+        objects = ObjectCache(self.data_dir / "_objects")
+        self.jobs = JobService(Executor(self.warehouse, objects), Transfers(self.warehouse, objects))
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = create_app(self.warehouse, self.jobs, Uploads(self.data_dir / "_uploads"))
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)

@@ -1,0 +1,167 @@
+"""Load, copy and extract jobs, and the dispositions-aware table write they share with query destinations:
+load reads `gs://` objects (or uploaded files) with DuckDB's readers, extract writes a `gs://` object."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import duck_error, duplicate, invalid, not_found, unsupported
+from .gcs_objects import ObjectCache
+from .outcome import Outcome, rollback
+from .sources import SourceOptions, detect_columns, reader_sql
+from .sql import TableRef
+from .types import duck_type, quote_ident, quote_literal
+from .warehouse import Warehouse, now_ms
+
+
+def require_dataset(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> None:
+    if not warehouse.dataset_exists(cur, ref.project, ref.dataset):
+        raise not_found(f"Not found: Dataset {ref.project}:{ref.dataset} was not found")
+
+
+def write_rows(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableRef, select_sql: str, write: str,
+                create: str, columns: list[tuple[str, str]] | None) -> int:
+    """Write a query's rows to a table per the dispositions, atomically; returns the rows written."""
+    require_dataset(warehouse, cur, ref)
+    kind = warehouse.object_kind(cur, ref)
+    if kind is None and create == "CREATE_NEVER":
+        raise not_found(f"Not found: Table {ref.bq_id()}")
+    if kind == "VIEW":
+        raise invalid(f"Cannot write to {ref.bq_id()}: it is a view or an external table")
+    if kind is not None and write == "WRITE_EMPTY":
+        count = cur.execute(f"SELECT count(*) FROM {ref.duck()}").fetchone()
+        if count and count[0]:
+            raise duplicate(f"Already Exists: Table {ref.bq_id()}")
+    cur.execute("BEGIN")
+    if kind is None or write == "WRITE_TRUNCATE":
+        if columns is not None:
+            cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in columns)
+            cur.execute(f"CREATE OR REPLACE TABLE {ref.duck()} ({cols})")
+        else:
+            cur.execute(f"CREATE OR REPLACE TABLE {ref.duck()} AS SELECT * FROM ({select_sql}) LIMIT 0")
+        stamp = now_ms()
+        warehouse.put_table_meta(cur, ref, {"type": "TABLE", "creationTime": stamp,
+                                                 "lastModifiedTime": stamp})
+    row = cur.execute(f"INSERT INTO {ref.duck()} BY NAME {select_sql}").fetchone()
+    cur.execute("COMMIT")
+    return int(row[0]) if row else 0
+
+
+class Transfers:
+    """Runs load, copy and extract job configurations."""
+
+    def __init__(self, warehouse: Warehouse, objects: ObjectCache) -> None:
+        self.warehouse = warehouse
+        self.objects = objects
+
+    def run_copy(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any]) -> Outcome:
+        sources = config.get("sourceTables") or ([config["sourceTable"]] if config.get("sourceTable") else [])
+        dest = config.get("destinationTable")
+        if not sources or not dest:
+            raise invalid("Required parameter is missing: sourceTables and destinationTable")
+        refs = [TableRef(s.get("projectId") or project, s["datasetId"], s["tableId"]) for s in sources]
+        target = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
+        for ref in [*refs, target]:
+            self.warehouse.open_project(ref.project)
+        for ref in refs:
+            if self.warehouse.object_kind(cur, ref) != "TABLE":
+                raise not_found(f"Not found: Table {ref.bq_id()}")
+        select = " UNION ALL BY NAME ".join(f"SELECT * FROM {ref.duck()}" for ref in refs)
+        try:
+            write_rows(self.warehouse, cur, target, select, config.get("writeDisposition") or "WRITE_EMPTY",
+                             config.get("createDisposition") or "CREATE_IF_NEEDED", None)
+        except duckdb.Error as err:
+            rollback(cur)
+            raise duck_error(err, 1, 1) from None
+        except BaseException:
+            rollback(cur)
+            raise
+        source_meta = self.warehouse.table_meta(cur, refs[0])
+        meta = self.warehouse.table_meta(cur, target)
+        for key in ("descriptions", "timePartitioning", "clustering", "description"):
+            if key in source_meta and key not in meta:
+                meta[key] = source_meta[key]
+        self.warehouse.put_table_meta(cur, target, meta)
+        return Outcome(statement_type="COPY")
+
+    def run_extract(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
+                    scratch: Path) -> Outcome:
+        source = config.get("sourceTable")
+        uris = config.get("destinationUris") or ([config["destinationUri"]] if config.get("destinationUri") else [])
+        if not source or len(uris) != 1:
+            raise invalid("Extract jobs need a sourceTable and exactly one destination URI")
+        ref = TableRef(source.get("projectId") or project, source["datasetId"], source["tableId"])
+        self.warehouse.open_project(ref.project)
+        if self.warehouse.object_kind(cur, ref) is None:
+            raise not_found(f"Not found: Table {ref.bq_id()}")
+        fmt = str(config.get("destinationFormat") or "CSV").upper()
+        gzip = str(config.get("compression") or "NONE").upper() == "GZIP"
+        options = {"CSV": [f"FORMAT csv, HEADER {str(config.get('printHeader', True)).lower()}",
+                           f"DELIMITER {quote_literal(str(config.get('fieldDelimiter') or ','))}"],
+                   "NEWLINE_DELIMITED_JSON": ["FORMAT json"], "PARQUET": ["FORMAT parquet"]}.get(fmt)
+        if options is None:
+            raise unsupported(f"Extract format {fmt}")
+        if gzip and fmt != "PARQUET":
+            options.append("COMPRESSION gzip")
+        scratch.mkdir(parents=True, exist_ok=True)
+        local = scratch / f"extract-{uuid.uuid4().hex}"
+        try:
+            cur.execute(f"COPY (SELECT * FROM {ref.duck()}) TO {quote_literal(str(local))} ({', '.join(options)})")
+            content_type = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}.get(fmt, "application/json")
+            uri = str(uris[0]).replace("*", "000000000000")
+            size = self.objects.upload(local, uri, content_type)
+        except duckdb.Error as err:
+            raise duck_error(err, 1, 1) from None
+        finally:
+            local.unlink(missing_ok=True)
+        return Outcome(statement_type="EXTRACT", load={"destinationUriFileCounts": ["1"],
+                                                       "inputBytes": str(size)})
+
+    def run_load(self, cur: duckdb.DuckDBPyConnection, project: str, config: dict[str, Any],
+                 local_files: list[Path] | None = None) -> Outcome:
+        dest = config.get("destinationTable")
+        if not dest:
+            raise invalid("Required parameter is missing: destinationTable")
+        ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
+        self.warehouse.open_project(ref.project)
+        options = SourceOptions.parse(config)
+        paths = local_files or self.objects.fetch(list(config.get("sourceUris") or []))
+        try:
+            columns = self._load_columns(cur, ref, config, options, paths)
+            select = f"SELECT * FROM {reader_sql(paths, options, columns)}"
+            rows = write_rows(self.warehouse, cur, ref, select, config.get("writeDisposition") or "WRITE_APPEND",
+                                    config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None)
+        except duckdb.Error as err:
+            rollback(cur)
+            raise duck_error(err, 1, 1) from None
+        except BaseException:
+            rollback(cur)
+            raise
+        size = sum(Path(p).stat().st_size for p in paths)
+        return Outcome(statement_type="LOAD", load={"inputFiles": str(len(paths)), "inputFileBytes": str(size),
+                                                    "outputRows": str(rows), "outputBytes": "0",
+                                                    "badRecords": "0"})
+
+    def _load_columns(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, config: dict[str, Any],
+                      options: SourceOptions, paths: list[Path]) -> list[tuple[str, str]]:
+        fields = (config.get("schema") or {}).get("fields")
+        if fields:
+            return [(str(f["name"]), duck_type(f)) for f in fields]
+        if options.format == "PARQUET":
+            return []
+        if self.warehouse.object_kind(cur, ref) == "TABLE" and not options.autodetect:
+            rows = cur.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND "
+                               "schema_name = ? AND lower(table_name) = lower(?) ORDER BY column_index",
+                               [ref.project, ref.dataset, ref.table]).fetchall()
+            return [(str(n), str(t)) for n, t in rows]
+        if options.autodetect or options.format == "JSON":
+            return detect_columns(cur, paths, options)
+        raise invalid("No schema specified on job or table.")
+
+
+def _api_format(fmt: str) -> str:
+    return {"JSON": "NEWLINE_DELIMITED_JSON"}.get(fmt, fmt)
