@@ -107,18 +107,22 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-def bind_named(statement: str, parameters: dict[str, Any] | None) -> tuple[str, list[Any] | None]:
-    """Kestra's `:name` placeholders -> psycopg `%s` + values (names absent from `parameters` untouched).
+def bind_named(
+    statement: str, parameters: dict[str, Any] | None, *, placeholder: str = "%s"
+) -> tuple[str, list[Any] | None]:
+    """Kestra's `:name` placeholders -> positional placeholders + values (names absent from `parameters`
+    untouched). `placeholder` is psycopg's `%s` (then every `%` is doubled) or DuckDB's `?`.
 
     With no placeholder the statement is returned unchanged with no values (so `%` stays literal).
     """
+    percent = "%%" if placeholder == "%s" else "%"
     if not parameters:
         return statement, None
     values: list[Any] = []
     out: list[str] = []
     for chunk in _lex(statement):
         if not chunk.code:
-            out.append(chunk.text.replace("%", "%%"))
+            out.append(chunk.text.replace("%", percent))
             continue
 
         def sub(match: re.Match[str]) -> str:
@@ -128,8 +132,24 @@ def bind_named(statement: str, parameters: dict[str, Any] | None) -> tuple[str, 
             values.append(parameters[name])
             return "\x00"
 
-        text = _PARAM.sub(sub, chunk.text).replace("%", "%%").replace("\x00", "%s")
+        text = _PARAM.sub(sub, chunk.text).replace("%", percent).replace("\x00", placeholder)
         out.append(text)
     if not values:
         return statement, None
     return "".join(out), values
+
+
+def quoted_literals(sql: str) -> list[str]:
+    """The text (quotes excluded) of every single-quoted string literal of `sql`."""
+    return [c.text[1:-1] for c in _lex(sql) if not c.code and c.text.startswith("'") and len(c.text) >= 2]
+
+
+def named_to_dollar(sql: str, names: set[str]) -> str:
+    """Kestra's `:name` -> DuckDB's `$name` for the given names, outside literals and comments."""
+    if not names:
+        return sql
+
+    def sub(match: re.Match[str]) -> str:
+        return "$" + match.group(1) if match.group(1) in names else match.group(0)
+
+    return "".join(_PARAM.sub(sub, c.text) if c.code else c.text for c in _lex(sql))
