@@ -113,7 +113,7 @@ def _open(call: Call, url: str, opts: Options) -> requests.Response:
 
             data = json.dumps(data)
         headers.setdefault("Content-Type", str(call.prop("contentType", "application/json")))
-    session = requests.Session()
+    session = netguard.guarded_session()
     for _ in range(MAX_REDIRECTS + 1):
         netguard.check_url(url)
         response = session.request(

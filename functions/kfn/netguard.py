@@ -1,7 +1,9 @@
 """SSRF guard: refuse URLs whose host resolves to a private, loopback, link-local or metadata address.
 
 `KESTRA_GCP_DOWNLOAD_ALLOW` (comma-separated CIDRs) lists ranges that are allowed although private
-(local runs: `127.0.0.0/8,::1/128`).
+(local runs: `127.0.0.0/8,::1/128`). URLs are checked before the request, and every connection is checked
+again on the address it really reached (`guarded_session`), so a DNS answer that changes in between
+(rebinding) cannot slip through.
 """
 
 from __future__ import annotations
@@ -9,7 +11,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from typing import Any
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kfn.errors import Forbidden, TaskError, TransientError
 
@@ -43,6 +51,18 @@ def _public(address: IpAddress) -> bool:
     )
 
 
+def check_address(host: str, address_text: str, url: str = "") -> None:
+    """Raise Forbidden unless `address_text` is public or inside an allowed network."""
+    address = ipaddress.ip_address(address_text.split("%", 1)[0])
+    if _public(address):
+        return
+    if any(address.version == net.version and address in net for net in allowed_networks()):
+        return
+    raise Forbidden(
+        f"{url or host}: host {host} resolves to non-public address {address} (allow it with KESTRA_GCP_DOWNLOAD_ALLOW)"
+    )
+
+
 def check_url(url: str) -> None:
     """Raise unless `url` is http(s) and every address its host resolves to is public or allowed."""
     parts = urlsplit(url)
@@ -61,14 +81,50 @@ def check_url(url: str) -> None:
         if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
             raise TaskError(f"{url}: host {host} not found") from exc
         raise TransientError(f"{url}: cannot resolve {host}: {exc.strerror}") from exc
-    allowed = allowed_networks()
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if _public(address):
-            continue
-        if any(address.version == net.version and address in net for net in allowed):
-            continue
-        raise Forbidden(
-            f"{url}: host {host} resolves to non-public address {address} "
-            "(allow it with KESTRA_GCP_DOWNLOAD_ALLOW)"
-        )
+        check_address(host, str(info[4][0]), url)
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        try:
+            check_address(self.host, str(sock.getpeername()[0]))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        try:
+            check_address(self.host, str(sock.getpeername()[0]))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
+def guarded_session() -> requests.Session:
+    """A requests session that checks the address each connection really reaches (closes DNS rebinding)."""
+    session = requests.Session()
+    adapter = _GuardedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

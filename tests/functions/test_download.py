@@ -105,9 +105,7 @@ def test_multi_member_gzip(site: str, state_bucket: str, invoke: Invoke) -> None
     assert _read(body["outputs"]["uri"]) == b"a,b\nc,d\n"
 
 
-def test_file_name_from_content_disposition_and_redirects(
-    site: str, state_bucket: str, invoke: Invoke
-) -> None:
+def test_file_name_from_content_disposition_and_redirects(site: str, state_bucket: str, invoke: Invoke) -> None:
     status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/named"})
     assert status == 200 and body["outputs"]["uri"].endswith("/t/report.txt")
     status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/hop"})
@@ -217,3 +215,14 @@ def test_post_with_body_and_secret_auth(
     status, body = invoke("download", task)
     assert status == 200, body
     assert _read(body["outputs"]["uri"]) == b'auth=Bearer tok-123;body={"q": 1}'
+
+
+def test_guarded_session_checks_the_connected_address(site: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfn import netguard
+    from kfn.errors import Forbidden
+
+    session = netguard.guarded_session()
+    assert session.get(f"{site}/named", timeout=5).status_code == 200
+    monkeypatch.setenv("KESTRA_GCP_DOWNLOAD_ALLOW", "")
+    with pytest.raises(Forbidden, match=r"resolves to non-public address 127\.0\.0\.1"):
+        netguard.guarded_session().get(f"{site}/named", timeout=5)
