@@ -156,6 +156,8 @@ def _set(call: Call) -> dict[str, Any]:
     precondition: dict[str, int] = {}
     if not call.flag("overwrite", True):
         existing, generation = _read(namespace, key)
+        if existing is not None and existing.get("value") == value and existing.get("type") == kv_type:
+            return {}  # a retried Set whose first attempt stored this very value
         if existing is not None:
             raise Conflict(f"key '{key}' already exists in namespace '{namespace}' and overwrite is false")
         precondition = {"if_generation_match": generation}
