@@ -298,3 +298,18 @@ def test_data_survives_a_restart_and_reads_create_no_project(gcs_emulator: objec
             with pytest.raises(exceptions.NotFound):
                 client.get_dataset("never-written.x")
     assert not (tmp_path / "never-written.duckdb").exists()
+
+
+def test_information_schema_tables_and_columns(bq: bigquery.Client, bucket: storage.Bucket, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t (id INT64 NOT NULL, amount NUMERIC, at TIMESTAMP)").result()
+    bq.query(f"CREATE VIEW {dataset}.v AS SELECT id FROM {dataset}.t").result()
+    bucket.blob("i.csv").upload_from_string("a\n1\n")
+    bq.query(f"CREATE EXTERNAL TABLE {dataset}.e (a INT64) OPTIONS (format = 'CSV', "
+             f"uris = ['gs://{bucket.name}/i.csv'], skip_leading_rows = 1)").result()
+    tables = {r.table_name: r.table_type for r in bq.query(
+        f"SELECT table_name, table_type FROM `{PROJECT}.{dataset}`.INFORMATION_SCHEMA.TABLES").result()}
+    assert tables == {"t": "BASE TABLE", "v": "VIEW", "e": "EXTERNAL"}
+    columns = [(r.column_name, r.data_type, r.is_nullable) for r in bq.query(
+        f"SELECT * FROM {dataset}.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 't' ORDER BY ordinal_position")
+        .result()]
+    assert columns == [("id", "INT64", "NO"), ("amount", "NUMERIC", "YES"), ("at", "TIMESTAMP", "YES")]

@@ -164,6 +164,9 @@ class _Translator:
         for table in list(tree.find_all(exp.Table)):
             if not isinstance(table.this, exp.Identifier) or isinstance(table.parent, exp.AlterRename):
                 continue
+            if table.name.upper().startswith("INFORMATION_SCHEMA."):
+                self._information_schema(table)
+                continue
             if not table.args.get("db") and table.name.lower() in ctes:
                 continue
             ref = self._resolve(table)
@@ -176,6 +179,22 @@ class _Translator:
             else:
                 self.reads.add(ref)
         return target
+
+    def _information_schema(self, table: exp.Table) -> None:
+        """`dataset.INFORMATION_SCHEMA.TABLES|COLUMNS` -> a subquery over DuckDB's catalog functions."""
+        view = table.name.split(".", 1)[1].upper()
+        catalog, db = table.args.get("catalog"), table.args.get("db")
+        if db is None or not db.name:
+            raise unsupported("Region-qualified INFORMATION_SCHEMA")
+        project, dataset = (catalog.name if catalog is not None and catalog.name else self.project), db.name
+        if view not in _INFORMATION_SCHEMA:
+            raise unsupported(f"INFORMATION_SCHEMA.{view}")
+        self.projects.add(project)
+        sql = _INFORMATION_SCHEMA[view].format(project=_sql_string(project), dataset=_sql_string(dataset),
+                                               meta=f"{quote_ident(project)}.{quote_ident(META_SCHEMA)}.tables")
+        alias = table.alias or view
+        table.replace(exp.Subquery(this=sqlglot.parse_one(sql, read="duckdb"),
+                                   alias=exp.TableAlias(this=exp.to_identifier(alias))))
 
     @staticmethod
     def _target_node(tree: exp.Expr) -> exp.Table | None:
@@ -198,8 +217,6 @@ class _Translator:
         if len(parts) == 3:
             return TableRef(*parts)
         if len(parts) == 2:
-            if parts[1].upper() == "INFORMATION_SCHEMA":
-                raise unsupported("INFORMATION_SCHEMA")
             return TableRef(self.project, parts[0], parts[1])
         if len(parts) == 1 and self.default_dataset:
             return TableRef(self.default_dataset[0], self.default_dataset[1], parts[0])
@@ -333,6 +350,32 @@ def _name_anonymous_columns(tree: exp.Query) -> None:
             continue
         projection.replace(exp.alias_(projection.copy(), f"f{anonymous}_"))
         anonymous += 1
+
+
+META_SCHEMA = "__standin-meta"
+_BQ_TYPE_SQL = ("CASE data_type WHEN 'VARCHAR' THEN 'STRING' WHEN 'BIGINT' THEN 'INT64' WHEN 'INTEGER' THEN 'INT64' "
+                "WHEN 'DOUBLE' THEN 'FLOAT64' WHEN 'BOOLEAN' THEN 'BOOL' WHEN 'BLOB' THEN 'BYTES' "
+                "WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'TIMESTAMP' WHEN 'TIMESTAMP' THEN 'DATETIME' "
+                "WHEN 'DECIMAL(38,9)' THEN 'NUMERIC' ELSE data_type END")
+_INFORMATION_SCHEMA = {
+    "TABLES": (
+        "SELECT database_name AS table_catalog, schema_name AS table_schema, table_name, "
+        "'BASE TABLE' AS table_type FROM duckdb_tables() "
+        "WHERE database_name = {project} AND schema_name = {dataset} "
+        "UNION ALL SELECT v.database_name, v.schema_name, v.view_name, "
+        "CASE WHEN json_extract_string(m.meta, '$.type') = 'EXTERNAL' THEN 'EXTERNAL' ELSE 'VIEW' END "
+        "FROM duckdb_views() AS v LEFT JOIN {meta} AS m ON m.dataset_id = v.schema_name "
+        "AND m.table_id = v.view_name WHERE v.database_name = {project} AND v.schema_name = {dataset}"),
+    "COLUMNS": (
+        "SELECT database_name AS table_catalog, schema_name AS table_schema, table_name, column_name, "
+        "column_index AS ordinal_position, CASE WHEN is_nullable THEN 'YES' ELSE 'NO' END AS is_nullable, "
+        f"{_BQ_TYPE_SQL} AS data_type FROM duckdb_columns() "
+        "WHERE database_name = {project} AND schema_name = {dataset}"),
+}
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _fix_decimal(node: exp.DataType) -> None:

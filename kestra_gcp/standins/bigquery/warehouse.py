@@ -18,10 +18,10 @@ from typing import Any
 import duckdb
 
 from .errors import BigQueryError, duplicate, invalid, not_found
-from .sql import TableRef
+from .sql import META_SCHEMA, TableRef
 from .types import bq_field, duck_type, quote_ident, quote_literal
 
-META = "__standin-meta"
+META = META_SCHEMA
 RESULTS = "__standin-results"
 MEMORY_LIMIT = "1GB"  # beyond this DuckDB spills to data_dir/_tmp
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
