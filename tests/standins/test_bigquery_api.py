@@ -313,3 +313,13 @@ def test_information_schema_tables_and_columns(bq: bigquery.Client, bucket: stor
         f"SELECT * FROM {dataset}.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 't' ORDER BY ordinal_position")
         .result()]
     assert columns == [("id", "INT64", "NO"), ("amount", "NUMERIC", "YES"), ("at", "TIMESTAMP", "YES")]
+
+
+def test_streaming_insert_all(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.s (id INT64, name STRING, at TIMESTAMP)").result()
+    table = bq.get_table(f"{dataset}.s")
+    assert bq.insert_rows_json(table, [{"id": 1, "name": "a", "at": "2024-01-01 10:00:00"}, {"id": 2}]) == []
+    errors = bq.insert_rows_json(table, [{"id": 3}, {"id": 4, "bogus": 1}])
+    assert errors[0]["index"] == 1 and errors[0]["errors"][0]["location"] == "bogus"
+    rows = sorted((r.id, r.name) for r in bq.list_rows(table))
+    assert rows == [(1, "a"), (2, None)]

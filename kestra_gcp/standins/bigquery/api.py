@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, request
 from .errors import BigQueryError, invalid, not_found
 from .jobs import JobService
 from .sql import TableRef
+from .transfers import insert_all
 from .uploads import Uploads
 from .warehouse import Warehouse, now_ms
 
@@ -146,6 +147,15 @@ def create_app(warehouse: Warehouse, jobs: JobService, uploads: Uploads) -> Flas
         return _with_rows(jobs.table_rows(ref, request.args.get("maxResults"), request.args.get("pageToken"),
                                        request.args.get("startIndex"),
                                        _flag("formatOptions.useInt64Timestamp")))
+
+    @app.post(f"{prefix}/datasets/<dataset>/tables/<table>/insertAll")
+    def insert_all_rows(project: str, dataset: str, table: str) -> Response:
+        ref = TableRef(project, dataset, table)
+        with warehouse.cursor() as cur:
+            if warehouse.object_kind(cur, ref) != "TABLE":
+                warehouse.require_dataset(cur, project, dataset)
+                raise not_found(f"Not found: Table {ref.bq_id()}")
+            return jsonify(insert_all(warehouse, cur, ref, _body(), warehouse.data_dir / "_tmp"))
 
     # --- media uploads (load_table_from_file) --------------------------------------------------------------
     upload_path = "/upload/bigquery/v2/projects/<project>/jobs"

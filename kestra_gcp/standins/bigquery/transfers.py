@@ -3,6 +3,7 @@ load reads `gs://` objects (or uploaded files) with DuckDB's readers, extract wr
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,48 @@ class Transfers:
         if options.autodetect or options.format == "JSON":
             return detect_columns(cur, paths, options)
         raise invalid("No schema specified on job or table.")
+
+
+def insert_all(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableRef, body: dict[str, Any],
+               scratch: Path) -> dict[str, Any]:
+    """tabledata.insertAll (streaming inserts): rows validated by field name, then inserted atomically."""
+    rows = body.get("rows") or []
+    described = cur.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND "
+                            "schema_name = ? AND lower(table_name) = lower(?) ORDER BY column_index",
+                            [ref.project, ref.dataset, ref.table]).fetchall()
+    columns = [(str(n), str(t)) for n, t in described]
+    known = {n.lower() for n, _ in columns}
+    errors, valid = [], []
+    for index, row in enumerate(rows):
+        data = row.get("json") or {}
+        unknown = [k for k in data if k.lower() not in known]
+        if unknown and not body.get("ignoreUnknownValues"):
+            errors.append({"index": index, "errors": [
+                {"reason": "invalid", "location": k, "message": f"no such field: {k}."} for k in unknown]})
+        else:
+            valid.append({k: v for k, v in data.items() if k.lower() in known})
+    if errors and not body.get("skipInvalidRows"):
+        stopped = [{"index": i, "errors": [{"reason": "stopped", "message": ""}]}
+                   for i in range(len(rows)) if i not in {e["index"] for e in errors}]
+        return {"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": errors + stopped}
+    if valid:
+        scratch.mkdir(parents=True, exist_ok=True)
+        path = scratch / f"insert-{uuid.uuid4().hex}.json"
+        try:
+            path.write_text("\n".join(json.dumps(r) for r in valid))
+            reader = reader_sql([path], SourceOptions(format="JSON"), columns)
+            cur.execute("BEGIN")
+            cur.execute(f"INSERT INTO {ref.duck()} BY NAME SELECT * FROM {reader}")
+            cur.execute("COMMIT")
+        except duckdb.Error as err:
+            rollback(cur)
+            raise duck_error(err, 1, 1) from None
+        finally:
+            path.unlink(missing_ok=True)
+    response: dict[str, Any] = {"kind": "bigquery#tableDataInsertAllResponse"}
+    if errors:
+        response["insertErrors"] = errors
+    return response
 
 
 def _api_format(fmt: str) -> str:
