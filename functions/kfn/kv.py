@@ -24,9 +24,7 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 def _check_key(key: object) -> str:
     if not isinstance(key, str) or not _KEY.match(key) or len(key) > 512:
-        raise TaskError(
-            f"key {key!r} is invalid (letters, digits, '.', '_', '-'; starts with a letter or digit)"
-        )
+        raise TaskError(f"key {key!r} is invalid (letters, digits, '.', '_', '-'; starts with a letter or digit)")
     return key
 
 
@@ -76,9 +74,7 @@ def convert(value: Any, kv_type: str, key: str) -> Any:
             number = float(str(value).strip())
         except ValueError:
             raise bad from None
-        return (
-            int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", str(value).strip()) else number
-        )
+        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", str(value).strip()) else number
     if kv_type == "BOOLEAN":
         if isinstance(value, bool):
             return value
@@ -166,9 +162,7 @@ def _set(call: Call) -> dict[str, Any]:
             json.dumps(record), content_type="application/json", **precondition
         )
     except gexc.PreconditionFailed:
-        raise Conflict(
-            f"key '{key}' already exists in namespace '{namespace}' and overwrite is false"
-        ) from None
+        raise Conflict(f"key '{key}' already exists in namespace '{namespace}' and overwrite is false") from None
     return {}
 
 

@@ -97,9 +97,7 @@ def lookup(name: str) -> str:
     if value is None:
         value = _from_secret_manager(name)
     if value is None:
-        raise TaskError(
-            f"secret '{name}' not found (set SECRET_{name} locally or create it in Secret Manager)"
-        )
+        raise TaskError(f"secret '{name}' not found (set SECRET_{name} locally or create it in Secret Manager)")
     remember(value)
     with _lock:
         _cache[name] = value

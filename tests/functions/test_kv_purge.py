@@ -36,9 +36,7 @@ def test_set_get_typed_values(state_bucket: str, invoke: Invoke) -> None:
 
 
 def test_bad_typed_value(state_bucket: str, invoke: Invoke) -> None:
-    status, body = invoke(
-        "kv", {"id": "s", "type": KV + "Set", "key": "k", "value": "abc", "kvType": "NUMBER"}
-    )
+    status, body = invoke("kv", {"id": "s", "type": KV + "Set", "key": "k", "value": "abc", "kvType": "NUMBER"})
     assert status == 400 and body["error"]["message"] == "kv: key 'k': 'abc' is not a valid NUMBER"
 
 
@@ -48,10 +46,7 @@ def test_overwrite_false_and_ttl(state_bucket: str, invoke: Invoke) -> None:
     assert invoke("kv", task)[0] == 200  # a retry storing the same value is not a conflict
     status, body = invoke("kv", {**task, "value": "b"})
     assert status == 409
-    assert (
-        body["error"]["message"]
-        == "kv: key 'once' already exists in namespace 'zoomcamp' and overwrite is false"
-    )
+    assert body["error"]["message"] == "kv: key 'once' already exists in namespace 'zoomcamp' and overwrite is false"
     expired = {"id": "s", "type": KV + "Set", "key": "short", "value": "a", "ttl": "PT0S"}
     assert invoke("kv", expired)[0] == 200
     status, body = invoke("kv", {"id": "g", "type": KV + "Get", "key": "short"})
@@ -71,9 +66,7 @@ def test_batch_get_for_workflow_start(state_bucket: str, invoke: Invoke) -> None
     task = {"id": "__kv", "type": KV + "Get", "keys": keys}
     status, body = invoke("kv", task)
     assert status == 200, body
-    assert body["outputs"] == {
-        "values": {"zoomcamp": {"GCP_PROJECT_ID": "my-proj", "MAYBE": None}, "other": {"X": 1}}
-    }
+    assert body["outputs"] == {"values": {"zoomcamp": {"GCP_PROJECT_ID": "my-proj", "MAYBE": None}, "other": {"X": 1}}}
     keys.append({"namespace": "zoomcamp", "key": "GCP_BUCKET_NAME"})
     status, body = invoke("kv", task)
     assert status == 404

@@ -34,13 +34,7 @@ def binary_path() -> Path:
     system = platform.system().lower()
     arch = _ARCH.get(platform.machine().lower())
     suffix = ".exe" if system == "windows" else ""
-    path = (
-        Path(spec.origin).parent
-        / "vendor"
-        / "fake-gcs-server"
-        / "bin"
-        / f"fake-gcs-server-{system}-{arch}{suffix}"
-    )
+    path = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-{system}-{arch}{suffix}"
     if not path.is_file():
         raise UserError(f"no fake-gcs-server binary for {system}/{platform.machine()} (looked for {path})")
     return path
@@ -173,12 +167,8 @@ def start(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
             if _ready(url) and process.poll() is None:
-                (root / "emulator.json").write_text(
-                    json.dumps({"pid": process.pid, "port": chosen, "url": url})
-                )
-                return GcsEmulator(
-                    url=url, port=chosen, pid=process.pid, data_dir=root, owned=True, process=process
-                )
+                (root / "emulator.json").write_text(json.dumps({"pid": process.pid, "port": chosen, "url": url}))
+                return GcsEmulator(url=url, port=chosen, pid=process.pid, data_dir=root, owned=True, process=process)
             time.sleep(0.05)
         if process.poll() is None:
             process.kill()
@@ -188,6 +178,4 @@ def start(
             last_error = f"exited with code {process.returncode}"
         if port:
             break
-    raise UserError(
-        f"GCS emulator (fake-gcs-server) failed to start: {last_error}; see {root / 'emulator.log'}"
-    )
+    raise UserError(f"GCS emulator (fake-gcs-server) failed to start: {last_error}; see {root / 'emulator.log'}")
