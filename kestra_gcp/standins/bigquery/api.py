@@ -7,8 +7,9 @@ from typing import Any
 
 import duckdb
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
-from .errors import BigQueryError, invalid, not_found
+from .errors import BigQueryError, duck_error, invalid, not_found
 from .jobs import JobService
 from .sql import TableRef
 from .transfers import insert_all
@@ -60,13 +61,23 @@ def create_app(warehouse: Warehouse, jobs: JobService, uploads: Uploads) -> Flas
 
     @app.errorhandler(duckdb.Error)
     def duckdb_error(err: duckdb.Error) -> tuple[Response, int]:
-        wrapped = BigQueryError(500, "internalError", str(err).splitlines()[0])
-        return jsonify(wrapped.http_body()), 500
+        wrapped = duck_error(err, 1, 1)
+        return jsonify(wrapped.http_body()), wrapped.code
 
     @app.errorhandler(404)
     def unknown_route(_: Exception) -> tuple[Response, int]:
         err = not_found(f"Not found: {request.method} {request.path} (not served by the local BigQuery stand-in)")
         return jsonify(err.http_body()), 404
+
+    @app.errorhandler(Exception)
+    def other_error(err: Exception) -> tuple[Response, int]:
+        # 4xx, not 5xx: the client would retry a 5xx for minutes, and a stand-in bug will not go away.
+        if isinstance(err, HTTPException):
+            wrapped = BigQueryError(err.code or 400, "invalid", f"{err.name}: {request.method} {request.path}")
+        else:
+            first = f"{type(err).__name__}: {err}".splitlines()[0]
+            wrapped = BigQueryError(400, "invalid", f"Local BigQuery stand-in failed: {first}")
+        return jsonify(wrapped.http_body()), wrapped.code
 
     # --- datasets ------------------------------------------------------------------------------------------
     @app.post(f"{prefix}/datasets")

@@ -32,6 +32,8 @@ class Executor:
         if not str(config.get("query", "")).strip():
             raise invalid("Required parameter is missing: query")
         default = config.get("defaultDataset")
+        if default is not None and not default.get("datasetId"):
+            raise invalid("Required parameter is missing: defaultDataset.datasetId")
         default_ds = (default.get("projectId") or project, default["datasetId"]) if default else None
         return translate(config["query"], project, default_ds, config.get("queryParameters"))
 
