@@ -187,7 +187,7 @@ class LocalSession:
     # ------------------------------------------------------------------ open / close
 
     def open(self) -> LocalSession:
-        from kestra_gcp.engine import Engine
+        from kestra_gcp.engine import DeployError, Engine
 
         secrets = self.state.secrets()
         eps = pgendpoints.endpoints(self.workflows, secrets) if "postgres" in self.needs() else []
@@ -197,8 +197,12 @@ class LocalSession:
         self.host = FunctionHostProcess(self.stack.function_env(), on_log=self.on_function_log,
                                         log_path=logs_dir / "functions.log").start()
         env = {"KESTRA_GCP_BUCKET": self.stack.config.bucket, **self.host.workflow_env()}
-        self.engine = Engine(self.workflows, env=env, on_event=self.on_event, project=self.stack.config.project,
-                             location=self.stack.config.region)
+        try:
+            self.engine = Engine(self.workflows, env=env, on_event=self.on_event,
+                                 project=self.stack.config.project, location=self.stack.config.region)
+        except DeployError as exc:  # the compiler emitted something the engine refuses: say where
+            self.close()
+            raise UserError(f"{self.flow_path}: compiled workflow rejected by the local engine: {exc}") from None
         return self
 
     def close(self) -> None:
