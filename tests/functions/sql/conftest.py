@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kestra_gcp.local.services.postgres import EmbeddedPostgres
+from kestra_gcp.standins.bigquery import BigQueryStandin
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +57,26 @@ def pg_db(postgres_server: EmbeddedPostgres) -> PgDatabase:
     name = f"db_{uuid.uuid4().hex[:10]}"
     postgres_server.ensure_database(name, "kestra_test", "test-pw")
     return PgDatabase(postgres_server, name, "kestra_test", "test-pw")
+
+
+@pytest.fixture(scope="session")
+def bigquery_standin(gcs_emulator: object) -> Iterator[BigQueryStandin]:
+    """The DuckDB-backed BigQuery stand-in (reads gs:// objects from the session's GCS emulator)."""
+    root = Path(tempfile.mkdtemp(prefix="kgcp-bq-"))
+    standin = BigQueryStandin(root).start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+BQ_PROJECT = "kestra-test"
+
+
+@pytest.fixture
+def bq_env(bigquery_standin: BigQueryStandin, monkeypatch: pytest.MonkeyPatch) -> BigQueryStandin:
+    """The bigquery function's environment pointing at the stand-in, project BQ_PROJECT."""
+    monkeypatch.setenv("KESTRA_GCP_BIGQUERY_ENDPOINT", bigquery_standin.url)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", BQ_PROJECT)
+    return bigquery_standin
