@@ -323,3 +323,12 @@ def test_streaming_insert_all(bq: bigquery.Client, dataset: str) -> None:
     assert errors[0]["index"] == 1 and errors[0]["errors"][0]["location"] == "bogus"
     rows = sorted((r.id, r.name) for r in bq.list_rows(table))
     assert rows == [(1, "a"), (2, None)]
+
+
+def test_nested_results(bq: bigquery.Client) -> None:
+    row = next(iter(bq.query(
+        "SELECT [1, 2] AS ints, STRUCT(TIMESTAMP '2024-01-01 00:00:01' AS at, [NUMERIC '1.50'] AS nums) AS rec, "
+        "ARRAY<STRING>[] AS empty").result()))
+    assert row.ints == [1, 2]
+    assert row.rec == {"at": dt.datetime(2024, 1, 1, 0, 0, 1, tzinfo=dt.UTC), "nums": [decimal.Decimal("1.5")]}
+    assert row.empty == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import threading
 import uuid
 from collections import deque
@@ -22,7 +21,7 @@ from .executor import Executor
 from .outcome import Outcome
 from .sql import TableRef
 from .transfers import Transfers
-from .types import bq_field, cell_value, quote_ident, value_sql
+from .types import bq_field, quote_ident, row_sql
 from .warehouse import RESULTS, now_ms
 
 _PAGE_BYTES = 8 * 1024 * 1024
@@ -298,31 +297,20 @@ class JobService:
         return resource
 
     def _page(self, job: Job, table: str, start: int, limit: int, int64_timestamp: bool) -> tuple[list[str], int]:
-        """One page of rows as JSON texts (`{"f": [{"v": ...}]}`), rendered by DuckDB for flat schemas."""
+        """One page of rows as JSON texts (`{"f": [{"v": ...}]}`), rendered by DuckDB."""
         if limit <= 0 or start >= job.total_rows:
             return [], start
-        types = [t for _, t in job.result_schema]
-        cells = [value_sql(quote_ident(name), t, int64_timestamp) for name, t in job.result_schema]
-        nested = any(t.id in ("list", "struct") for t in types)
-        if nested:
-            select = ", ".join(cells)
-        else:
-            select = "CAST(json_object('f', json_array(" + ", ".join(f"json_object('v', {c})" for c in cells) \
-                     + ")) AS VARCHAR)"
         rows: list[str] = []
         size = 0
         with self.warehouse.cursor() as cur:
-            cur.execute(f"SELECT {select} FROM {table} LIMIT {int(limit)} OFFSET {int(start)}")
+            cur.execute(f"SELECT {row_sql(job.result_schema, int64_timestamp)} FROM {table} "
+                        f"LIMIT {int(limit)} OFFSET {int(start)}")
             while len(rows) < limit and size < _PAGE_BYTES:
                 batch = cur.fetchmany(4096)
                 if not batch:
                     break
-                for record in batch:
-                    if nested:
-                        text = json.dumps({"f": [{"v": cell_value(v, t)} for v, t in zip(record, types, strict=True)]})
-                    else:
-                        text = str(record[0])
-                    rows.append(text)
+                for (text,) in batch:
+                    rows.append(str(text))
                     size += len(text)
                     if size >= _PAGE_BYTES:
                         break

@@ -3,7 +3,6 @@ that renders a DuckDB value in the string form the BigQuery REST API uses in `ro
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from duckdb.sqltypes import DuckDBPyType
@@ -91,11 +90,7 @@ def duck_type(field: dict[str, Any]) -> str:
 
 
 def value_sql(column: str, t: DuckDBPyType, int64_timestamp: bool) -> str:
-    """SQL rendering column `column` (a quoted identifier) the way the REST API sends a cell's `v`.
-
-    Scalars become VARCHAR; lists and structs become JSON text that `cell_value` reshapes."""
-    if t.id in ("list", "struct"):
-        return f"CAST(to_json({column}) AS VARCHAR)"
+    """SQL rendering a scalar `column` (any SQL expression) as the VARCHAR the REST API sends as a cell's `v`."""
     kind = bq_type_name(t)
     if kind == "BYTES":
         return f"base64({column})"
@@ -110,21 +105,24 @@ def value_sql(column: str, t: DuckDBPyType, int64_timestamp: bool) -> str:
     return f"CAST({column} AS VARCHAR)"
 
 
-def cell_value(raw: str | None, t: DuckDBPyType) -> Any:
-    """The REST `v` of one cell, given the text `value_sql` produced."""
-    if raw is None or t.id not in ("list", "struct"):
-        return raw
-    return _nested(json.loads(raw), t)
-
-
-def _nested(value: Any, t: DuckDBPyType) -> Any:
-    if value is None:
-        return None
+def cell_sql(column: str, t: DuckDBPyType, int64_timestamp: bool, depth: int = 0) -> str:
+    """SQL for a cell's `v` (VARCHAR for scalars, JSON for REPEATED `[{"v": ...}]` and RECORD `{"f": [...]}`)."""
     if t.id == "list":
-        child = _member(t, "child")
-        return [{"v": _nested(item, child)} for item in value]
+        var = f"x{depth}"
+        inner = cell_sql(var, _member(t, "child"), int64_timestamp, depth + 1)
+        return (f"CASE WHEN {column} IS NULL THEN json('[]') ELSE "
+                f"to_json(list_transform({column}, lambda {var}: json_object('v', {inner}))) END")
     if t.id == "struct":
-        return {"f": [{"v": _nested(value.get(name), child)} for name, child in _members(t)]}
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value)
+        parts = []
+        for name, child in _members(t):
+            member = f"struct_extract({column}, {quote_literal(name)})"
+            parts.append(f"json_object('v', {cell_sql(member, child, int64_timestamp, depth + 1)})")
+        members = ", ".join(parts)
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE json_object('f', json_array({members})) END"
+    return value_sql(column, t, int64_timestamp)
+
+
+def row_sql(columns: list[tuple[str, DuckDBPyType]], int64_timestamp: bool) -> str:
+    """SQL rendering a whole row as the REST API's `{"f": [{"v": ...}, ...]}` JSON text."""
+    cells = ", ".join(f"json_object('v', {cell_sql(quote_ident(name), t, int64_timestamp)})" for name, t in columns)
+    return f"CAST(json_object('f', json_array({cells})) AS VARCHAR)"
