@@ -78,6 +78,34 @@ def bench_loop() -> float:
     return elapsed
 
 
+BUILD = """
+- init:
+    assign:
+      - rows: []
+- loop:
+    for:
+      value: i
+      range: [1, 2000]
+      steps:
+        - add:
+            assign:
+              - rows: '${list.concat(rows, {"id": i, "name": "row-" + string(i), "amount": i % 7})}'
+- done:
+    return: ${len(rows)}
+"""
+
+
+def bench_build() -> float:
+    engine = Engine({"b": BUILD}, clock=VirtualClock())
+    t0 = time.perf_counter()
+    ex = engine.run("b")
+    elapsed = time.perf_counter() - t0
+    assert ex.state == "SUCCEEDED" and ex.result == 2000, ex.error
+    print(f"building a 2,000-row list with list.concat in a loop: {elapsed:.3f} s")
+    return elapsed
+
+
 if __name__ == "__main__":
     bench_assign()
     bench_loop()
+    bench_build()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from kestra_gcp.engine.errors import type_error, value_error
@@ -80,8 +82,42 @@ def to_json(v: Any, indent: int | None = None, sort_keys: bool = False) -> str:
         raise value_error("NaN and Infinity cannot be JSON-encoded") from None
 
 
+# Sizes of recently built large containers, by identity. Values are never mutated in place, so a cached
+# size stays right; the entries keep their objects alive, so an id is not reused while cached.
+_SIZE_CACHE: OrderedDict[int, tuple[Any, int]] = OrderedDict()
+_SIZE_CACHE_MAX = 256
+_SIZE_CACHE_MIN_LEN = 32
+_size_lock = threading.Lock()
+
+
+def remember_size(v: Any, size: int) -> None:
+    """Record the size of a freshly built large list or map (e.g. by list.concat)."""
+    if len(v) < _SIZE_CACHE_MIN_LEN:
+        return
+    with _size_lock:
+        _SIZE_CACHE[id(v)] = (v, size)
+        _SIZE_CACHE.move_to_end(id(v))
+        while len(_SIZE_CACHE) > _SIZE_CACHE_MAX:
+            _SIZE_CACHE.popitem(last=False)
+
+
+def _cached_size(v: Any) -> int | None:
+    hit = _SIZE_CACHE.get(id(v))
+    return hit[1] if hit is not None and hit[0] is v else None
+
+
 def size_of(v: Any) -> int:
     """Approximate memory size of a value in bytes (about its JSON length)."""
+    if (type(v) is list or type(v) is dict) and len(v) >= _SIZE_CACHE_MIN_LEN:
+        cached = _cached_size(v)
+        if cached is None:
+            cached = _size_of(v)
+            remember_size(v, cached)
+        return cached
+    return _size_of(v)
+
+
+def _size_of(v: Any) -> int:
     if v is None or v is True or v is False:
         return 4
     if isinstance(v, (int, float)):

@@ -7,7 +7,7 @@ from typing import Any
 
 from kestra_gcp.engine.errors import type_error
 from kestra_gcp.engine.stdlib.registry import builtin
-from kestra_gcp.engine.values import is_number, type_name
+from kestra_gcp.engine.values import is_number, remember_size, size_of, type_name
 
 
 def _list(fn: str, v: Any) -> list[Any]:
@@ -22,14 +22,22 @@ def _map(fn: str, v: Any) -> dict[str, Any]:
     raise type_error(f"{fn}: expected a map, got {type_name(v)}")
 
 
+def _grown(old: list[Any], new: list[Any], val: Any) -> list[Any]:
+    # Appending in a loop is common: keep the size account O(1) per step instead of O(length).
+    remember_size(new, size_of(old) + size_of(val) + 1)
+    return new
+
+
 @builtin("list.concat")
 def concat(rt: Any, objs: Any, val: Any) -> list[Any]:
-    return [*_list("list.concat", objs), val]
+    old = _list("list.concat", objs)
+    return _grown(old, [*old, val], val)
 
 
 @builtin("list.prepend")
 def prepend(rt: Any, objs: Any, val: Any) -> list[Any]:
-    return [val, *_list("list.prepend", objs)]
+    old = _list("list.prepend", objs)
+    return _grown(old, [val, *old], val)
 
 
 @builtin("map.get")
