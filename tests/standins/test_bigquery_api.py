@@ -332,3 +332,22 @@ def test_nested_results(bq: bigquery.Client) -> None:
     assert row.ints == [1, 2]
     assert row.rec == {"at": dt.datetime(2024, 1, 1, 0, 0, 1, tzinfo=dt.UTC), "nums": [decimal.Decimal("1.5")]}
     assert row.empty == []
+
+
+def test_create_and_update_table_through_the_api(bq: bigquery.Client, dataset: str) -> None:
+    table = bigquery.Table(f"{PROJECT}.{dataset}.api_made", schema=[
+        bigquery.SchemaField("id", "INT64", mode="REQUIRED", description="key"),
+        bigquery.SchemaField("tags", "STRING", mode="REPEATED"),
+        bigquery.SchemaField("at", "TIMESTAMP")])
+    table.time_partitioning = bigquery.TimePartitioning(field="at")
+    created = bq.create_table(table)
+    assert [(f.name, f.field_type, f.mode) for f in created.schema] == [
+        ("id", "INTEGER", "REQUIRED"), ("tags", "STRING", "REPEATED"), ("at", "TIMESTAMP", "NULLABLE")]
+    assert created.schema[0].description == "key" and created.time_partitioning.field == "at"
+    with pytest.raises(exceptions.Conflict):
+        bq.create_table(table)
+    created.description = "made through tables.insert"
+    updated = bq.update_table(created, ["description"])
+    assert updated.description == "made through tables.insert"
+    bq.query(f"INSERT INTO {dataset}.api_made (id, tags) VALUES (1, ['a', 'b'])").result()
+    assert [r.tags for r in bq.list_rows(updated)] == [["a", "b"]]

@@ -137,6 +137,13 @@ def create_app(warehouse: Warehouse, jobs: JobService, uploads: Uploads) -> Flas
             warehouse.create_table(cur, ref, body)
             return jsonify(warehouse.table_resource(cur, ref))
 
+    @app.route(f"{prefix}/datasets/<dataset>/tables/<table>", methods=["PATCH", "PUT"])
+    def patch_table(project: str, dataset: str, table: str) -> Response:
+        ref = TableRef(project, dataset, table)
+        with warehouse.cursor() as cur:
+            warehouse.update_table(cur, ref, _body())
+            return jsonify(warehouse.table_resource(cur, ref))
+
     @app.delete(f"{prefix}/datasets/<dataset>/tables/<table>")
     def delete_table(project: str, dataset: str, table: str) -> tuple[str, int]:
         ref = TableRef(project, dataset, table)

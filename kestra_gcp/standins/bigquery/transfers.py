@@ -74,7 +74,7 @@ class Transfers:
         select = " UNION ALL BY NAME ".join(f"SELECT * FROM {ref.duck()}" for ref in refs)
         try:
             write_rows(self.warehouse, cur, target, select, config.get("writeDisposition") or "WRITE_EMPTY",
-                             config.get("createDisposition") or "CREATE_IF_NEEDED", None)
+                       config.get("createDisposition") or "CREATE_IF_NEEDED", None)
         except duckdb.Error as err:
             rollback(cur)
             raise duck_error(err, 1, 1) from None
@@ -135,7 +135,7 @@ class Transfers:
             columns = self._load_columns(cur, ref, config, options, paths)
             select = f"SELECT * FROM {reader_sql(paths, options, columns)}"
             rows = write_rows(self.warehouse, cur, ref, select, config.get("writeDisposition") or "WRITE_APPEND",
-                                    config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None)
+                              config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None)
         except duckdb.Error as err:
             rollback(cur)
             raise duck_error(err, 1, 1) from None

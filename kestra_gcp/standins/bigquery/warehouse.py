@@ -306,6 +306,25 @@ class Warehouse:
             cur.execute("ROLLBACK")
             raise
 
+    def update_table(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, patch: dict[str, Any]) -> None:
+        """tables.patch/update: descriptive metadata only (description, labels, field descriptions)."""
+        if self.object_kind(cur, ref) is None:
+            self.require_dataset(cur, ref.project, ref.dataset)
+            raise not_found(f"Not found: Table {ref.bq_id()}")
+        meta = self.table_meta(cur, ref) or {"type": "TABLE", "creationTime": now_ms()}
+        for key in ("description", "labels", "friendlyName"):
+            if key in patch:
+                meta[key] = patch[key]
+        fields = (patch.get("schema") or {}).get("fields") or []
+        descriptions = dict(meta.get("descriptions") or {})
+        descriptions.update({f["name"]: f["description"] for f in fields if f.get("description")})
+        if descriptions:
+            meta["descriptions"] = descriptions
+        meta["lastModifiedTime"] = now_ms()
+        cur.execute("BEGIN")
+        self.put_table_meta(cur, ref, meta)
+        cur.execute("COMMIT")
+
     def drop_object(self, cur: duckdb.DuckDBPyConnection, ref: TableRef) -> bool:
         """Drop a table, view or external table and its metadata; False if there was none."""
         kind = self.object_kind(cur, ref)
