@@ -27,6 +27,7 @@ from .warehouse import RESULTS, now_ms
 _PAGE_BYTES = 8 * 1024 * 1024
 _PAGE_ROWS = 100_000
 _KEPT_RESULTS = 500
+_INSERT_WAIT_S = 2.0
 
 
 @dataclass
@@ -130,6 +131,7 @@ class JobService:
                 raise BigQueryError(409, "duplicate", f"Already Exists: Job {project}:{location}.{job_id}")
             self._jobs[(project, job_id)] = job
         self._pool.submit(self._run, job)
+        job.done.wait(_INSERT_WAIT_S)  # short jobs answer DONE at once, sparing the client its polling backoff
         return job.resource()
 
     def get(self, project: str, job_id: str) -> Job:
