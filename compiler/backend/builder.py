@@ -16,6 +16,14 @@ from compiler.model.retry import Retry
 from compiler.yamlsource import Path
 
 HTTP_TIMEOUT = 1800
+# names of the fixed steps and variables of `main` (see backend/workflow.py and runtime.py)
+RESERVED = frozenset({
+    "init", "read_inputs", "read_trigger", "read_labels", "merge_labels", "run", "run_error", "run_failed",
+    "run_first_failure", "run_message", "errors", "errors_run", "errors_failed", "finally", "finally_failed",
+    "after_execution", "after_execution_failed", "finish", "result", "args", "raw_inputs", "arg_labels",
+    "inputs", "outputs", "kv", "trigger", "execution", "labels", "taskrun", "task_runs", "state", "failure",
+    "failed_task", "e",
+})
 Step = dict[str, Any]
 
 
@@ -49,6 +57,7 @@ class StepBuilder:
     working_dir: bool = False
     names: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    _node_names: dict[int, str] = field(default_factory=dict)
     _static: dict[str, Any] | None = None
     _scope: Any = None
     _scope_key: tuple[int, bool, bool] | None = None
@@ -98,11 +107,19 @@ class StepBuilder:
         return self.expr.value(raw, (*node.path, prop), self.scope()), type(raw).__name__
 
     def unique(self, base: str) -> str:
+        """A base name for steps and variables (`<name>_<suffix>`) not used yet nor reserved."""
         name, i = base, 2
-        while name in self.names:
+        while self._taken(name):
             name, i = f"{base}_{i}", i + 1
         self.names.add(name)
         return name
+
+    def _taken(self, name: str) -> bool:
+        return name in RESERVED or name in self.names
+
+    def name(self, node: TaskNode) -> str:
+        """The name allocated to `node`: its steps and variables are `<name>_<suffix>`."""
+        return self._node_names[id(node)]
 
     # ---- blocks ------------------------------------------------------------------------------
     def block(self, nodes: list[TaskNode]) -> list[Step]:
@@ -114,6 +131,7 @@ class StepBuilder:
     def task(self, node: TaskNode) -> list[Step]:
         """One task, wrapped: runIf, task-run record, attempts, retry, allowFailure/allowWarning."""
         n = self.unique(step_name(node.id))
+        self._node_names[id(node)] = n
         v_start, v_att, v_run = f"{n}_start", f"{n}_attempts", f"{n}_run"
         core = node.spec.generate(node, self)
         self.done[node.id] = node.spec.outputs
@@ -211,7 +229,7 @@ class StepBuilder:
                       outputs: Any = None) -> list[Step]:
         """`http.post` to a function with the contract body; its outputs land in `outputs[<id>]`."""
         self.functions.add(function)
-        n = step_name(node.id)
+        n = self.name(node)
         result = f"{n}_response"
         call = {"call": "http.post", "args": {
             "url": f'${{sys.get_env("KESTRA_GCP_FN_{function.upper()}")}}',
@@ -234,10 +252,10 @@ class StepBuilder:
         for c, start in enumerate(range(0, len(branches), 10)):
             chunk = branches[start : start + 10]
             par: dict[str, Any] = {"shared": list(SHARED), "branches": [
-                {self.unique(f"{base}_branch{start + i + 1}"): {"steps": b}} for i, b in enumerate(chunk)]}
+                {f"{base}_branch{start + i + 1}": {"steps": b}} for i, b in enumerate(chunk)]}
             if limit:
                 par["concurrency_limit"] = limit
-            out.append({self.unique(f"{base}_parallel{c + 1}" if len(branches) > 10 else f"{base}_parallel"):
+            out.append({f"{base}_parallel{c + 1}" if len(branches) > 10 else f"{base}_parallel":
                         {"parallel": par}})
         return out
 

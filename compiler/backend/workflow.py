@@ -34,7 +34,7 @@ def _inputs(flow: FlowIR, b: StepBuilder) -> list[Step]:
         path = flow.input_paths[inp.id]
         dflt = b.expr.value(inp.defaults, (*path, "defaults"), b.scope()) if inp.defaults is not None else None
         choices = inp.choices
-        n = step_name(f"input_{inp.id}")
+        n = b.unique(step_name(f"input_{inp.id}"))
         steps.append({n: {"call": "kestra_input", "args": {
             "name": inp.id, "value": f'${{map.get(raw_inputs, "{inp.id}")}}', "kind": inp.type,
             "required": inp.required, "dflt": dflt,
@@ -70,15 +70,15 @@ def _start(flow: FlowIR, b: StepBuilder) -> list[Step]:
 def _kv_loads(flow: FlowIR, b: StepBuilder, keys: set[tuple[str, str]]) -> list[Step]:
     steps: list[Step] = []
     for ns, key in sorted(keys):
-        n = step_name(f"kv_{key}")
+        n = b.unique(step_name(f"kv_{key}"))
         b.functions.add("kv")
-        steps.append({b.unique(n): {"call": "http.post", "args": {
+        steps.append({n: {"call": "http.post", "args": {
             "url": '${sys.get_env("KESTRA_GCP_FN_KV")}', "auth": {"type": "OIDC"}, "timeout": 60,
             "body": {"task": {"id": f"kv_{key}", "type": "io.kestra.plugin.core.kv.Get", "key": key,
                               "namespace": ns, "errorOnMissing": True},
                      "execution": {"id": "${execution.id}", "namespace": flow.namespace, "flowId": flow.id}},
         }, "result": f"{n}_response"}})
-        steps.append({b.unique(f"{n}_set"): {"assign": [{target("kv", key): f"${{{n}_response.body.outputs.value}}"}]}})
+        steps.append({f"{n}_set": {"assign": [{target("kv", key): f"${{{n}_response.body.outputs.value}}"}]}})
     return steps
 
 
@@ -86,7 +86,7 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
     steps: list[Step] = []
     env = 'sys.get_env("GOOGLE_CLOUD_'
     for link in b.links.downstream:
-        n = step_name(f"trigger_{link['workflow']}_{link['trigger']}")
+        n = b.unique(step_name(f"trigger_{link['workflow']}_{link['trigger']}"))
         states = link["states"]
         argument = {"trigger": {"executionId": "${execution.id}", "namespace": flow.namespace, "flowId": flow.id,
                                 "state": "${state}", "outputs": "${outputs}"},
@@ -94,14 +94,14 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
         parent = (f'${{"projects/" + {env}PROJECT_ID") + "/locations/" + {env}LOCATION") + '
                   f'"/workflows/{link["workflow"]}"}}')
         cond = " or ".join(f'state == "{s}"' for s in states) if states else "true"
-        steps.append({b.unique(n): {"switch": [{"condition": f"${{{cond}}}", "steps": [
-            {b.unique(f"{n}_start"): {"try": {"steps": [
-                {b.unique(f"{n}_arg"): {"assign": [{f"{n}_argument": argument}]}},
-                {b.unique(f"{n}_create"): {
+        steps.append({n: {"switch": [{"condition": f"${{{cond}}}", "steps": [
+            {f"{n}_start": {"try": {"steps": [
+                {f"{n}_arg": {"assign": [{f"{n}_argument": argument}]}},
+                {f"{n}_create": {
                     "call": "googleapis.workflowexecutions.v1.projects.locations.workflows.executions.create",
                     "args": {"parent": parent, "body": {"argument": f"${{json.encode_to_string({n}_argument)}}"}},
                     "result": f"{n}_execution"}},
-            ]}, "except": {"as": "e", "steps": [{b.unique(f"{n}_failed"): {"call": "sys.log", "args": {
+            ]}, "except": {"as": "e", "steps": [{f"{n}_failed": {"call": "sys.log", "args": {
                 "data": "${e}", "severity": "ERROR"}}}]}}},
         ]}]}})
     return steps

@@ -105,15 +105,15 @@ def _log(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
         path = ("message", i) if isinstance(model.message, list) else ("message",)
         text = b.expr.string(messages[i], (*node.path, *path), b.scope())
         key = "text" if text.type == "string" else "data"
-        steps.append({f"{node.id}_log{i + 1 if len(messages) > 1 else ''}".replace("-", "_"):
+        steps.append({f"{b.name(node)}_log{i + 1 if len(messages) > 1 else ''}":
                       {"call": "sys.log", "args": {key: text.value, "severity": severity}}})
     return steps
 
 
 def _assign_outputs(node: TaskNode, b: StepBuilder, value: Any) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name, target
+    from compiler.backend.builder import target
 
-    return [{f"{step_name(node.id)}_outputs": {"assign": [{target("outputs", node.id): value}]}}]
+    return [{f"{b.name(node)}_outputs": {"assign": [{target("outputs", node.id): value}]}}]
 
 
 def _return(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
@@ -125,20 +125,16 @@ def _output_values(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
 
 
 def _sleep(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name
-
     raw = node.raw["duration"]
     seconds: Any = duration_seconds(raw) if isinstance(raw, str) and "{{" not in raw else None
     if seconds is None:
         b.error((*node.path, "duration"), "Sleep duration must be a constant ISO-8601 duration")
         seconds = 0
-    return [{f"{step_name(node.id)}_sleep": {"call": "sys.sleep", "args": {"seconds": seconds}}}]
+    return [{f"{b.name(node)}_sleep": {"call": "sys.sleep", "args": {"seconds": seconds}}}]
 
 
 def _fail(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name
-
-    n = step_name(node.id)
+    n = b.name(node)
     message = b.value(node, "errorMessage", "Task failure")
     raise_step = {"raise": {"tags": ["KestraTaskError"], "message": message}}
     if "condition" not in node.raw:
@@ -151,9 +147,7 @@ def _fail(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
 
 
 def _assert(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name
-
-    n = step_name(node.id)
+    n = b.name(node)
     steps: list[dict[str, Any]] = []
     for i, cond in enumerate(node.raw["conditions"]):
         value = b.expr.value(cond, (*node.path, "conditions", i), b.scope())
@@ -166,9 +160,9 @@ def _assert(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
 
 
 def _labels(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name, target
+    from compiler.backend.builder import target
 
-    n = step_name(node.id)
+    n = b.name(node)
     raw = node.raw["labels"]
     if isinstance(raw, list):
         pairs: list[tuple[str, Any, tuple[str | int, ...]]] = [
@@ -199,9 +193,9 @@ def _download(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
 
 
 def _request(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name, target
+    from compiler.backend.builder import target
 
-    n = step_name(node.id)
+    n = b.name(node)
     args: dict[str, Any] = {"url": b.value(node, "uri"), "method": b.value(node, "method", "GET"),
                             "timeout": b.timeout(node)}
     headers = b.value(node, "headers")

@@ -53,17 +53,11 @@ class Subflow(TaskBase):
     outputs: Any = None
 
 
-def _name(node: TaskNode) -> str:
-    from compiler.backend.builder import step_name
-
-    return step_name(node.id)
-
-
 def _truthy(node: TaskNode, b: StepBuilder, prop: str) -> tuple[Steps, str]:
     value, vtype = b.typed(node, prop)
     if vtype in ("bool",):
         return [], value if isinstance(value, str) else ("${true}" if value else "${false}")
-    n = _name(node)
+    n = b.name(node)
     return [{f"{n}_test": {"call": "kestra_truthy", "args": {"v": value}, "result": f"{n}_cond"}}], f"${{{n}_cond}}"
 
 
@@ -72,7 +66,7 @@ def _local_handlers(node: TaskNode, b: StepBuilder, body: Steps) -> Steps:
     errors, final = node.children.get("errors"), node.children.get("finally")
     if not errors and not final:
         return body
-    n = _name(node)
+    n = b.name(node)
     out: Steps = [{f"{n}_body": {"try": {"steps": body}, "except": {"as": "e", "steps": [
         *([{f"{n}_errors": {"try": {"steps": b.block(errors)}, "except": {"as": "ignored", "steps": [
             {f"{n}_errors_failed": {"assign": [{"state": "FAILED"}]}}]}}}] if errors else []),
@@ -85,7 +79,7 @@ def _local_handlers(node: TaskNode, b: StepBuilder, body: Steps) -> Steps:
 
 
 def _if(node: TaskNode, b: StepBuilder) -> Steps:
-    n = _name(node)
+    n = b.name(node)
     pre, cond = _truthy(node, b, "condition")
     then = b.block(node.children.get("then", []))
     other = b.block(node.children.get("else", []))
@@ -99,14 +93,14 @@ def _if(node: TaskNode, b: StepBuilder) -> Steps:
 def _switch(node: TaskNode, b: StepBuilder) -> Steps:
     from compiler.backend.builder import target
 
-    n = _name(node)
+    n = b.name(node)
     value = b.value(node, "value")
     cases = [(k[len("cases."):], v) for k, v in node.children.items() if k.startswith("cases.")]
     branches: list[dict[str, Any]] = []
-    for case, kids in cases:
-        steps = b.block(kids) or [{b.unique(f"{n}_case_noop"): {"assign": [{f"{n}_matched": True}]}}]
+    for i, (case, kids) in enumerate(cases, 1):
+        steps = b.block(kids) or [{f"{n}_case{i}_noop": {"assign": [{f"{n}_matched": True}]}}]
         branches.append({"condition": f"${{{n}_value == {_literal(case)}}}", "steps": [
-            {b.unique(f"{n}_case"): {"assign": [{target("outputs", node.id): {"value": f"${{{n}_value}}",
+            {f"{n}_case{i}": {"assign": [{target("outputs", node.id): {"value": f"${{{n}_value}}",
                                                                                 "defaults": False}}]}},
             *steps]})
     defaults = b.block(node.children.get("defaults", []))
@@ -126,7 +120,7 @@ def _literal(text: str) -> str:
 
 
 def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) -> Steps:
-    n = _name(node)
+    n = b.name(node)
     raw = node.raw.get(values_prop)
     prelude: Steps = []
     if isinstance(raw, list):
@@ -177,19 +171,19 @@ def _parallel(node: TaskNode, b: StepBuilder) -> Steps:
     branches = [b.task(kid) for kid in kids]
     b.leave_parallel()
     limit = node.model.concurrent if isinstance(node.model, Parallel) else 0
-    return _local_handlers(node, b, b.parallel(branches, node.path, limit or None, _name(node)))
+    return _local_handlers(node, b, b.parallel(branches, node.path, limit or None, b.name(node)))
 
 
 def _sequential(node: TaskNode, b: StepBuilder) -> Steps:
     body = b.block(node.children.get("tasks", []))
-    return _local_handlers(node, b, body or [{f"{_name(node)}_empty": {"assign": [{f"{_name(node)}_ran": True}]}}])
+    return _local_handlers(node, b, body or [{f"{b.name(node)}_empty": {"assign": [{f"{b.name(node)}_ran": True}]}}])
 
 
 def _subflow(node: TaskNode, b: StepBuilder) -> Steps:
     from compiler.backend.builder import target
     from compiler.ir import workflow_id
 
-    n = _name(node)
+    n = b.name(node)
     model = node.model
     assert isinstance(model, Subflow)
     if "{{" in model.namespace or "{{" in model.flowId:

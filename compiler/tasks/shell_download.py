@@ -58,11 +58,11 @@ def claims(task: dict[str, Any]) -> str | None:
 
 
 def generate(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
-    from compiler.backend.builder import step_name, target
+    from compiler.backend.builder import target
 
     m = match(node.raw)
     assert m is not None
-    n = step_name(node.id)
+    n = b.name(node)
     path = (*node.path, "commands", 0)
     url = b.expr.string(m.group("url"), path, b.scope()).value
     file = b.expr.string(m.group("file"), path, b.scope()).value

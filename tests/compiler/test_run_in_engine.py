@@ -237,3 +237,35 @@ def test_inputs_are_coerced_and_checked(tmp_path: Path, given: dict[str, Any] | 
     else:
         assert ex.state == "SUCCEEDED", ex.error
         assert ex.result["outputs"]["out"]["values"] == expected
+
+
+RESERVED_IDS = """
+id: names
+namespace: tests
+inputs:
+  - id: x
+    type: STRING
+    defaults: v
+tasks:
+  - id: run
+    type: io.kestra.plugin.core.debug.Return
+    format: a
+  - id: input_x
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.run.value }}b"
+  - id: result
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: state
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.input_x.value }}c"
+"""
+
+
+def test_task_ids_that_collide_with_runtime_names(tmp_path: Path) -> None:
+    (tmp_path / "n.yaml").write_text(RESERVED_IDS)
+    with function_double() as fd:
+        ex = _engine([tmp_path / "n.yaml"], fd).run("tests-names", None)
+    assert ex.state == "SUCCEEDED", ex.error
+    assert ex.result["outputs"]["state"] == {"value": "abc"}
+    assert ex.result["state"] == "SUCCESS"
