@@ -3,8 +3,10 @@ and a test double of the function contract (docs/contracts.md) for compiled flow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -76,6 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(code, {"attempt": n})
             else:
                 self._send(200, {"attempt": n})
+        elif parts[:1] == ["slow"]:
+            time.sleep(float(parts[1]))
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client timed out
+                self._send(200, {"slow": True})
         elif parts[:1] == ["text"]:
             self._send(200, "hello text", ctype="text/plain")
         elif parts[:1] == ["bytes"]:
