@@ -72,7 +72,7 @@ def manifest_entry(flow: FlowIR, gen: GeneratedFlow, schedule_names: list[str],
         "functions": sorted(gen.functions),
         "kv": {"read": [{"namespace": ns, "key": k} for ns, k in sorted(gen.kv_read)],
                "write": [{"namespace": ns, "key": k} for ns, k in kv_written]},
-        "secrets": sorted(gen.secrets | {w["key"][9:-2] for w in webhooks
+        "secrets": sorted(gen.secrets | {str(w["key"])[9:-2] for w in webhooks
                                          if str(w["key"]).startswith("{{secret:")}),
         "postgres": pg, "buckets": buckets, "datasets": datasets, "images": [],
         "subflows": sorted(gen.subflows),
