@@ -58,6 +58,7 @@ def bench_assign() -> float:
     ex = engine.run("a")
     elapsed = time.perf_counter() - t0
     assert ex.state == "SUCCEEDED", ex.error
+    assert ex.result == ASSIGN_STEPS // 2  # every inc step really ran
     steps = ex.runtime.steps
     rate = steps / elapsed
     print(f"assign+switch steps: {steps} in {elapsed:.3f} s -> {rate:,.0f} steps/s")

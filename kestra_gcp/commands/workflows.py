@@ -102,7 +102,8 @@ def run(
     except Exception:
         typer.echo(json.dumps(str(ex.error)))
     summary = ex.error.get("message") if isinstance(ex.error, dict) else ex.error
-    raise UserError(f"{file}: execution {ex.state}: {summary}")
+    where = ex.error_context or str(file)
+    raise UserError(f"{where}: execution {ex.state}: {summary}")
 
 
 @workflows_app.command("serve")

@@ -250,7 +250,7 @@ class Engine:
             ex.state = "SUCCEEDED"
         except WorkflowError as exc:
             ex.error = exc.value
-            ex.error_context = f"in step {rt.current_step!r}" if rt.current_step else ""
+            ex.error_context = f"{exc.where}: in step '{exc.step}'" if exc.step else ""
             ex.state = "FAILED"
         except Cancelled:
             ex.error = {"message": "execution cancelled", "tags": ["CancelledError"]}

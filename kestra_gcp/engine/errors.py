@@ -19,6 +19,9 @@ class WorkflowError(Exception):
     def __init__(self, value: Any) -> None:
         super().__init__(value)
         self.value = value
+        # The innermost step that raised it, and that step's file:line:col (set by the interpreter).
+        self.step: str | None = None
+        self.where: str | None = None
 
     @property
     def tags(self) -> list[str]:

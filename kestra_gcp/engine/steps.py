@@ -78,13 +78,18 @@ class StepList:
                 raise Cancelled()
             if abort is not None and abort.is_set():
                 raise Aborted()
-            if events:
-                run.step_event("step_start", step.name)
-                run.current_step = step.name
-                sig = step.exec(scope)
-                run.step_event("step_end", step.name)
-            else:
-                sig = step.exec(scope)
+            try:
+                if events:
+                    run.step_event("step_start", step.name)
+                    run.current_step = step.name
+                    sig = step.exec(scope)
+                    run.step_event("step_end", step.name)
+                else:
+                    sig = step.exec(scope)
+            except WorkflowError as exc:
+                if exc.step is None:
+                    exc.step, exc.where = step.name, step.where
+                raise
             if sig is None:
                 i += 1
             elif type(sig) is str:

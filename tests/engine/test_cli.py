@@ -48,6 +48,7 @@ def test_run_failure_prints_error_and_exits_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == {"tags": ["Custom"], "message": "nope"}
     assert "Traceback" not in proc.stderr
+    assert "fail.yaml:1:3: in step 'r': execution FAILED: nope" in proc.stderr
 
 
 def test_run_deploy_error_one_line(tmp_path: Path) -> None:
