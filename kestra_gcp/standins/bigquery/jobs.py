@@ -110,6 +110,13 @@ class JobService:
         self._results: deque[Job] = deque()
 
     def close(self) -> None:
+        """Cancel pending jobs, interrupt the running one, wait for the worker."""
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.state != "DONE"]
+        for job in running:
+            job.cancelled = True
+            if job.cursor is not None:
+                job.cursor.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # --- API -----------------------------------------------------------------------------------------------
