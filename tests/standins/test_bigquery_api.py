@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -351,3 +352,39 @@ def test_create_and_update_table_through_the_api(bq: bigquery.Client, dataset: s
     assert updated.description == "made through tables.insert"
     bq.query(f"INSERT INTO {dataset}.api_made (id, tags) VALUES (1, ['a', 'b'])").result()
     assert [r.tags for r in bq.list_rows(updated)] == [["a", "b"]]
+
+
+def test_timestamps_render_in_utc_whatever_the_host_zone(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from google.auth.credentials import AnonymousCredentials
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TZ": "America/New_York"}
+    server = subprocess.Popen([sys.executable, "-m", "kestra_gcp.standins.bigquery", "--port", str(port),
+                               "--data-dir", str(tmp_path)], env=env, stdout=subprocess.DEVNULL)
+    try:
+        client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
+                                 client_options={"api_endpoint": f"http://127.0.0.1:{port}"})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                list(client.list_datasets())
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        row = next(iter(client.query("SELECT CAST(TIMESTAMP '2019-01-01 00:46:40' AS STRING) AS s, "
+                                     "TO_HEX(MD5(CAST(TIMESTAMP '2019-01-01 00:46:40' AS STRING))) AS h").result()))
+        assert row.s == "2019-01-01 00:46:40+00"
+        assert row.h == hashlib.md5(b"2019-01-01 00:46:40+00").hexdigest()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
