@@ -388,3 +388,15 @@ def test_timestamps_render_in_utc_whatever_the_host_zone(tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_list_jobs_and_update_dataset(bq: bigquery.Client, dataset: str) -> None:
+    job = bq.query("SELECT 1 AS one")
+    job.result()
+    assert job.job_id in [j.job_id for j in bq.list_jobs(max_results=50)]
+    ds = bq.get_dataset(dataset)
+    ds.description = "patched"
+    ds.labels = {"team": "data"}
+    updated = bq.update_dataset(ds, ["description", "labels"])
+    assert (updated.description, updated.labels) == ("patched", {"team": "data"})
+    assert bq.get_dataset(dataset).description == "patched"
