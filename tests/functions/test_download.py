@@ -226,3 +226,89 @@ def test_guarded_session_checks_the_connected_address(site: str, monkeypatch: py
     monkeypatch.setenv("KESTRA_GCP_DOWNLOAD_ALLOW", "")
     with pytest.raises(Forbidden, match=r"resolves to non-public address 127\.0\.0\.1"):
         netguard.guarded_session().get(f"{site}/named", timeout=5)
+
+
+def test_killed_function_leaves_no_partial_object(state_bucket: str, gcs_emulator: Any) -> None:
+    """SIGKILL the function process after it has sent a first 64 MiB chunk: no object may appear."""
+    import contextlib
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import requests
+    from kfn import storage
+
+    from tests.functions.conftest import FUNCTIONS_DIR
+
+    sent = threading.Event()
+
+    def stalling(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(200 * 1024 * 1024))
+        handler.end_headers()
+        block = b"x" * (1024 * 1024)
+        for _ in range(80):  # more than one upload chunk, then stall
+            handler.wfile.write(block)
+        handler.wfile.flush()
+        sent.set()
+        time.sleep(20)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "KESTRA_GCP_BUCKET": state_bucket,
+        "KESTRA_GCP_DOWNLOAD_ALLOW": "127.0.0.0/8",
+        "STORAGE_EMULATOR_HOST": gcs_emulator.url,
+        "PYTHONPATH": str(FUNCTIONS_DIR),
+    }
+    with httpserver.serve({"/big.bin": stalling}) as url:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--target",
+                "download",
+                "--source",
+                str(FUNCTIONS_DIR / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--debug",
+            ],
+            env=env,
+            cwd=FUNCTIONS_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            body = {"task": {"id": "t", "type": TYPE, "uri": f"{url}/big.bin"}, "execution": execution(id="k1")}
+
+            def call() -> None:
+                with contextlib.suppress(requests.RequestException):  # the function dies mid-request
+                    requests.post(f"http://127.0.0.1:{port}/", json=body, timeout=30)
+
+            caller = threading.Thread(target=call, daemon=True)
+            caller.start()
+            # 80 MiB only leave the server once the function has read them, and it reads ahead of its
+            # upload by a few MiB only: so its first 64 MiB chunk has been sent to the emulator.
+            assert sent.wait(20)
+            time.sleep(1.0)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert list(storage.client().list_blobs(state_bucket)) == []
