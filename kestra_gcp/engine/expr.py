@@ -192,17 +192,34 @@ def compile_value(value: Any, where: str, subworkflows: frozenset[str] | None = 
         if not is_dynamic(value):
             const_map = value
             return lambda s: const_map
-        fields = [(str(k), compile_value(v, where, subworkflows)) for k, v in value.items()]
-        return lambda s: {k: f(s) for k, f in fields}
+        if not any(isinstance(k, str) and split_expression(k) is not None for k in value):
+            fields = [(str(k), compile_value(v, where, subworkflows)) for k, v in value.items()]
+            return lambda s: {k: f(s) for k, f in fields}
+        # Dynamic keys: a key that is a whole ${...} is evaluated and must give a string.
+        pairs = [
+            (compile_value(str(k), where, subworkflows), compile_value(v, where, subworkflows))
+            for k, v in value.items()
+        ]
+
+        def dynamic_map(s: Scope) -> Any:
+            out: dict[str, Any] = {}
+            for kf, vf in pairs:
+                k = kf(s)
+                if not isinstance(k, str):
+                    raise type_error(f"map keys must be strings, got {ops.type_name(k)}")
+                out[k] = vf(s)
+            return out
+
+        return dynamic_map
     return lambda s: value
 
 
 def is_dynamic(value: Any) -> bool:
-    """True when a value contains an expression anywhere."""
+    """True when a value contains an expression anywhere (map keys included)."""
     if isinstance(value, str):
         return split_expression(value) is not None
     if isinstance(value, list):
         return any(is_dynamic(v) for v in value)
     if isinstance(value, dict):
-        return any(is_dynamic(v) for v in value.values())
+        return any(is_dynamic(k) or is_dynamic(v) for k, v in value.items())
     return False

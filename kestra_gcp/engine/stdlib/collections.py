@@ -42,8 +42,8 @@ def prepend(rt: Any, objs: Any, val: Any) -> list[Any]:
 
 @builtin("map.get")
 def map_get(rt: Any, map: Any, keys: Any) -> Any:
-    """The value at a key or key path; null when any key is missing."""
-    current = _map("map.get", map)
+    """The value at a key or key path; null when the input is not a map or any key is missing."""
+    current = map
     path = keys if isinstance(keys, list) else [keys]
     for k in path:
         if not isinstance(k, str):
