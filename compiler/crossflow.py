@@ -52,8 +52,7 @@ def links(flows: list[FlowIR]) -> dict[str, list[dict[str, Any]]]:
                         if (f.namespace.startswith(ns) if prefix else f.namespace == ns) and wid != down.workflow_id}
             for up in sorted(ups):
                 if up in by_id:
-                    static_inputs = {k: v for k, v in trig.model.inputs.items()
-                                     if not (isinstance(v, str) and "{{" in v)}
+                    static_inputs = dict(trig.model.inputs)  # expressions are rejected by the front end
                     out.setdefault(up, []).append({"workflow": down.workflow_id, "trigger": trig.id,
                                                    "states": sorted(states or {"SUCCESS", "WARNING"}),
                                                    "inputs": static_inputs})

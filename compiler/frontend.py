@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from compiler.diagnostics import Diagnostic, did_you_mean
+from compiler.diagnostics import Diagnostic, Severity, did_you_mean
 from compiler.ir import FlowIR, TaskNode, TriggerIR, workflow_id
 from compiler.model.common import ID_RE, NAMESPACE_RE, Strict, validation_diagnostics
 from compiler.model.inputs import Input, check_input
@@ -63,6 +63,10 @@ class _Front:
 
     def err(self, path: Path, message: str, *, at_key: bool = False) -> None:
         self.diags.append(self.source.diag(path, message, at_key=at_key))
+
+    def warn(self, path: Path, message: str) -> None:
+        pos = self.source.value(path)
+        self.diags.append(Diagnostic(self.source.path, pos.line, pos.col, message, Severity.WARNING))
 
     def model(self, model: type[BaseModel], data: Any, path: Path, what: str) -> Any:
         try:
@@ -153,9 +157,21 @@ class _Front:
             cron, why = normalise_cron(model.cron, model.withSeconds)
             if why:
                 self.err((*path, "cron"), why)
+            if model.conditions:
+                self.err((*path, "conditions"), "Schedule conditions are not compiled (Cloud Scheduler fires on "
+                                                "every cron tick); express them with runIf or If in the flow")
+            for prop in ("lateMaximumDelay", "stopAfter", "backfill"):
+                if getattr(model, prop) is not None:
+                    self.warn((*path, prop), f"'{prop}' is ignored: Cloud Scheduler has no equivalent")
+            if model.allowConcurrent:
+                self.warn((*path, "allowConcurrent"), "'allowConcurrent' is ignored: use the flow's concurrency")
             return TriggerIR(model.id, "schedule", model, path, cron)
         if isinstance(model, FlowTrigger):
             self.flow_conditions(model, path)
+            for key, value in model.inputs.items():
+                if isinstance(value, str) and ("{{" in value or "{%" in value):
+                    self.err((*path, "inputs", key), "Flow trigger inputs with expressions are not compiled "
+                                                    "(give constants; read upstream data in the flow instead)")
             return TriggerIR(model.id, "flow", model, path)
         assert isinstance(model, Webhook)
         if not model.key:

@@ -45,7 +45,7 @@ def helper_subworkflows() -> dict[str, Any]:
             ],
         },
         "kestra_input": {
-            "params": ["name", "value", "kind", "required", "dflt", "values", "values_text", "custom", "min", "max"],
+            "params": ["name", "value", "kind", "required", "dflt", "values", "values_text", "min", "max", "pattern"],
             "steps": [
                 {"absent": {"switch": [{"condition": "${value == null}", "steps": [
                     {"use_default": {"switch": [
@@ -92,7 +92,7 @@ def helper_subworkflows() -> dict[str, Any]:
                      "steps": [{"to_string": {"switch": [{"condition": '${get_type(value) != "string"}',
                                                           "assign": [{"value": "${string(value)}"}]}]}}]},
                 ]}},
-                {"check_values": {"switch": [{"condition": "${values != null and not(custom)}", "steps": [
+                {"check_values": {"switch": [{"condition": "${values != null}", "steps": [
                     {"check_select": {"switch": [
                         {"condition": '${kind == "MULTISELECT"}', "steps": [{"check_each": {"for": {
                             "value": "item", "in": "${value}", "steps": [{"check_item": {"switch": [
@@ -112,6 +112,10 @@ def helper_subworkflows() -> dict[str, Any]:
                 {"check_max": {"switch": [{"condition": "${max != null}", "steps": [{"max_value": {"switch": [
                     {"condition": "${value > max}", "steps": [{"too_big": _raise_input(
                         "${\"input '\" + name + \"': \" + string(value) + \" is above max \" + string(max)}")}]},
+                ]}}]}]}},
+                {"check_pattern": {"switch": [{"condition": "${pattern != null}", "steps": [{"match": {"switch": [
+                    {"condition": "${not(text.match_regex(value, pattern))}", "steps": [{"no_match": _raise_input(
+                        "${\"input '\" + name + \"': '\" + value + \"' does not match \" + pattern}")}]},
                 ]}}]}]}},
                 {"done": {"return": "${value}"}},
             ],

@@ -38,10 +38,12 @@ def _inputs(flow: FlowIR, b: StepBuilder) -> list[Step]:
         steps.append({n: {"call": "kestra_input", "args": {
             "name": inp.id, "value": f'${{map.get(raw_inputs, "{inp.id}")}}', "kind": inp.type,
             "required": inp.required, "dflt": dflt,
-            "values": choices, "values_text": ", ".join(str(c) for c in choices) if choices else None,
-            "custom": inp.allowCustomValue,
+            # values are only checked when the input does not allow custom values
+            "values": None if inp.allowCustomValue else choices,
+            "values_text": ", ".join(str(c) for c in choices) if choices and not inp.allowCustomValue else None,
             "min": inp.min if isinstance(inp.min, int | float) else None,
             "max": inp.max if isinstance(inp.max, int | float) else None,
+            "pattern": f"^(?:{inp.validator})$" if inp.validator and inp.type == "STRING" else None,
         }, "result": f"{n}_value"}})
         steps.append({f"{n}_set": {"assign": [{target("inputs", inp.id): f"${{{n}_value}}"}]}})
     return steps

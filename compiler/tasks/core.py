@@ -175,7 +175,8 @@ def _labels(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     assigns = [{target("labels", k): b.expr.value(v, (*node.path, *p), b.scope())} for k, v, p in pairs]
     if not assigns:
         return []
-    return [{f"{n}_labels": {"assign": assigns}},
+    chunks = [assigns[i : i + 50] for i in range(0, len(assigns), 50)]  # 50 assignments per assign step
+    return [*({f"{n}_labels{i + 1 if i else ''}": {"assign": chunk}} for i, chunk in enumerate(chunks)),
             {f"{n}_log": {"call": "sys.log", "args": {"data": "${labels}", "severity": "INFO"}}}]
 
 

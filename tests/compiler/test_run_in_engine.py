@@ -9,7 +9,7 @@ import pytest
 
 from compiler.api import compile_paths
 from kestra_gcp.engine import Engine, VirtualClock
-from tests.compiler.conftest import FLOWS
+from tests.compiler.conftest import FLOWS, assert_schema_valid
 from tests.compiler.fndouble import FunctionDouble, function_double
 
 DATA = Path(__file__).with_name("data")
@@ -18,6 +18,7 @@ DATA = Path(__file__).with_name("data")
 def _engine(paths: list[Path], double: FunctionDouble) -> Engine:
     result = compile_paths(paths)
     assert result.ok, [d.format() for d in result.diagnostics]
+    assert_schema_valid(result.workflows)
     return Engine(result.workflows, env=double.env(), clock=VirtualClock())
 
 
@@ -205,6 +206,10 @@ inputs:
   - id: b
     type: BOOLEAN
     defaults: false
+  - id: code
+    type: STRING
+    validator: "[A-Z]{3}"
+    defaults: ABC
 tasks:
   - id: out
     type: io.kestra.plugin.core.output.OutputValues
@@ -226,6 +231,7 @@ tasks:
     ({"n": "ten"}, "input 'n': 'ten' is not an integer"),
     ({"n": 0}, "input 'n': 0 is below min 1"),
     ({"b": "maybe"}, "input 'b': 'maybe' is not a boolean"),
+    ({"code": "ABCD"}, "input 'code': 'ABCD' does not match ^(?:[A-Z]{3})$"),
 ])
 def test_inputs_are_coerced_and_checked(tmp_path: Path, given: dict[str, Any] | None, expected: Any) -> None:
     (tmp_path / "inp.yaml").write_text(INPUTS)
