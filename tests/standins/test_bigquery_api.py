@@ -400,3 +400,23 @@ def test_list_jobs_and_update_dataset(bq: bigquery.Client, dataset: str) -> None
     updated = bq.update_dataset(ds, ["description", "labels"])
     assert (updated.description, updated.labels) == ("patched", {"team": "data"})
     assert bq.get_dataset(dataset).description == "patched"
+
+
+def test_parquet_external_table_with_wildcard(bq: bigquery.Client, bucket: storage.Bucket, dataset: str,
+                                              tmp_path: Path) -> None:
+    import duckdb
+
+    for month in (1, 2):
+        path = tmp_path / f"yellow_tripdata_2024-0{month}.parquet"
+        duckdb.sql(f"COPY (SELECT {month} AS VendorID, CAST(i AS DOUBLE) / 10 AS fare_amount "
+                   f"FROM range(100) t(i)) TO '{path}' (FORMAT parquet)")
+        bucket.blob(f"parquet/{path.name}").upload_from_filename(str(path))
+    bq.query(f"CREATE OR REPLACE EXTERNAL TABLE {dataset}.yellow_ext OPTIONS (format = 'PARQUET', "
+             f"uris = ['gs://{bucket.name}/parquet/yellow_tripdata_2024-*.parquet'])").result()
+    bq.query(f"CREATE OR REPLACE TABLE {dataset}.yellow PARTITION BY RANGE_BUCKET(VendorID, GENERATE_ARRAY(0, 10, 1))"
+             f" CLUSTER BY VendorID AS SELECT * FROM {dataset}.yellow_ext").result()
+    row = next(iter(bq.query(f"SELECT COUNT(*) AS n, COUNT(DISTINCT VendorID) AS vendors, SUM(fare_amount) AS s "
+                             f"FROM {dataset}.yellow").result()))
+    assert (row.n, row.vendors, round(row.s, 6)) == (200, 2, 990.0)
+    types = {f.name: f.field_type for f in bq.get_table(f"{dataset}.yellow_ext").schema}
+    assert types == {"VendorID": "INTEGER", "fare_amount": "FLOAT"}
