@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -266,7 +265,3 @@ class Engine:
             ex.end_time = max(self.clock.now(), ex.start_time)
             rt.emit({"type": "execution_end", "state": ex.state})
             ex.done.set()
-
-
-def now_ms() -> float:
-    return time.time()
