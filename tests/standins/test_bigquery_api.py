@@ -420,3 +420,17 @@ def test_parquet_external_table_with_wildcard(bq: bigquery.Client, bucket: stora
     assert (row.n, row.vendors, round(row.s, 6)) == (200, 2, 990.0)
     types = {f.name: f.field_type for f in bq.get_table(f"{dataset}.yellow_ext").schema}
     assert types == {"VendorID": "INTEGER", "fare_amount": "FLOAT"}
+
+
+def test_view_over_external_table_sees_new_object_versions(bq: bigquery.Client, bucket: storage.Bucket,
+                                                           dataset: str) -> None:
+    blob = bucket.blob("v.csv")
+    blob.upload_from_string("a\n1\n")
+    bq.query(f"CREATE EXTERNAL TABLE {dataset}.e (a INT64) OPTIONS (format = 'CSV', "
+             f"uris = ['gs://{bucket.name}/v.csv'], skip_leading_rows = 1)").result()
+    bq.query(f"CREATE VIEW {dataset}.v AS SELECT a FROM {dataset}.e").result()
+    assert [r.a for r in bq.query(f"SELECT a FROM {dataset}.v").result()] == [1]
+    blob.upload_from_string("a\n1\n2\n")
+    assert sorted(r.a for r in bq.query(f"SELECT a FROM {dataset}.e").result()) == [1, 2]
+    blob.upload_from_string("a\n1\n2\n3\n")
+    assert sorted(r.a for r in bq.query(f"SELECT a FROM {dataset}.v").result()) == [1, 2, 3]

@@ -74,10 +74,7 @@ class Executor:
     def _statement(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome, job_key: str,
                    config: dict[str, Any], last: bool, project: str) -> None:
         self._check_reads(cur, st)
-        for ref in st.reads:
-            meta = self.warehouse.table_meta(cur, ref)
-            if meta.get("type") == "EXTERNAL":
-                self._refresh_external(cur, ref, meta)
+        self._refresh_externals(cur, st)
         if st.kind == "SELECT":
             if last:
                 out.result_table = self._select(cur, st, job_key, config, project)
@@ -235,6 +232,19 @@ class Executor:
         self.warehouse.put_table_meta(cur, st.target, meta)
         cur.execute("COMMIT")
         out.ddl_operation = "REPLACE" if existing else "CREATE"
+
+    def _refresh_externals(self, cur: duckdb.DuckDBPyConnection, st: Statement) -> None:
+        """External tables the statement reads, directly or (for any view it reads) through views."""
+        view_projects = set()
+        for ref in st.reads:
+            meta = self.warehouse.table_meta(cur, ref)
+            if meta.get("type") == "EXTERNAL":
+                self._refresh_external(cur, ref, meta)
+            elif meta.get("type") == "VIEW":
+                view_projects.add(ref.project)
+        for project in sorted(view_projects):
+            for ref, meta in self.warehouse.external_tables(cur, project):
+                self._refresh_external(cur, ref, meta)
 
     def _refresh_external(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, meta: dict[str, Any]) -> None:
         """External tables read their objects at query time: re-point the view if an object changed."""

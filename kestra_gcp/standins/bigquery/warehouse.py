@@ -213,6 +213,14 @@ class Warehouse:
                           "WHERE dataset_id = ? AND lower(table_id) = lower(?)", [ref.dataset, ref.table]).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def external_tables(self, cur: duckdb.DuckDBPyConnection, project: str) -> list[tuple[TableRef, dict[str, Any]]]:
+        """Every external table of a project with its metadata."""
+        if not self.open_project(project):
+            return []
+        rows = cur.execute(f"SELECT dataset_id, table_id, meta FROM {quote_ident(project)}.{quote_ident(META)}.tables "
+                           "WHERE json_extract_string(meta, '$.type') = 'EXTERNAL'").fetchall()
+        return [(TableRef(project, str(d), str(t)), json.loads(m)) for d, t, m in rows]
+
     def put_table_meta(self, cur: duckdb.DuckDBPyConnection, ref: TableRef, meta: dict[str, Any]) -> None:
         self.drop_table_meta(cur, ref)
         cur.execute(f"INSERT INTO {quote_ident(ref.project)}.{quote_ident(META)}.tables VALUES (?, ?, ?)",
