@@ -107,7 +107,8 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
     if kind == "call":
         name = node[1]
         args = [compile_node(n, where, subworkflows) for n in node[2]]
-        builtin = FUNCTIONS.get(name)
+        # A subworkflow of the same name wins, as it does for a `call` step.
+        builtin = None if subworkflows is not None and name in subworkflows else FUNCTIONS.get(name)
         if builtin is not None:
             if builtin.blocking:
                 raise DeployError(f"{where}: {name} is a blocking call and cannot be used in an expression")
