@@ -2,13 +2,14 @@
 (google-cloud-bigquery; locally pointed at the stand-in by KESTRA_GCP_BIGQUERY_ENDPOINT).
 
 Jobs are idempotent across retries of the same task run: the job id is derived from the execution,
-task run and task, so a retry after a lost response finds the job it already started (running or
+task run id and the task body as sent, so a retry after a lost response finds the job it already started (running or
 done) instead of running the SQL twice; only a job that failed is started again under a new id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -74,9 +75,11 @@ def _labels(call: Call) -> dict[str, str]:
 
 
 def _job_id_base(call: Call) -> str:
+    """Same task run (execution, task run id, task body as sent: loop iterations differ) -> same id."""
     execution = call.need_execution()
-    material = "\x00".join([execution.id, execution.task_run_id or "", call.task_id, call.type])
-    return f"kestra_{_label(call.task_id)[:40]}_{hashlib.sha256(material.encode()).hexdigest()[:24]}"
+    task = call.body.get("task", call.task) if call.body else call.task
+    material = json.dumps([execution.id, execution.task_run_id or "", task], sort_keys=True, default=str)
+    return f"kestra_{_label(call.task_id)[:40]}_{hashlib.sha256(material.encode()).hexdigest()[:32]}"
 
 
 def _enum(call: Call, name: str, allowed: tuple[str, ...]) -> str | None:

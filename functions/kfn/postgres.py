@@ -9,10 +9,12 @@ workflow state size), STORE (an Ion file in execution storage, streamed: `uri`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
+from kfn import postgres_ledger as ledger
 from kfn import storage
 from kfn.errors import FunctionError, TaskError, TransientError
 from kfn.postgres_conn import connect, from_task
@@ -128,6 +130,18 @@ def _run_statement(
         return {}
 
 
+_READ_ONLY = re.compile(r"^[\s(]*(SELECT|SHOW|EXPLAIN|VALUES|TABLE|FETCH)\b", re.IGNORECASE)
+_COMMENTS = re.compile(r"^\s*(--[^\n]*\n|/\*.*?\*/)", re.DOTALL)
+
+
+def _read_only(statement: str) -> bool:
+    """Whether a statement only reads (a WITH may hide a data-modifying CTE: not read-only)."""
+    text = statement
+    while (match := _COMMENTS.match(text)) is not None:
+        text = text[match.end():]
+    return _READ_ONLY.match(text) is not None
+
+
 def run_queries(call: Call, *, multi: bool) -> dict[str, Any]:
     import psycopg
 
@@ -146,7 +160,13 @@ def run_queries(call: Call, *, multi: bool) -> dict[str, Any]:
                 conn.execute("SELECT set_config('TimeZone', %s, false)", (str(zone),))
             except psycopg.Error as exc:
                 raise TaskError(f"timeZoneId {zone!r}: {sql_error(exc).message}") from exc
+        # A transaction that writes is recorded, so that a retry of this run does not write twice.
+        exactly_once = transactional and not all(_read_only(s) for s in statements + after) \
+            and ledger.ensure(conn)
+        key = ledger.run_key(call) if exactly_once else ""
         with conn.transaction() if transactional else nullcontext():
+            if exactly_once and (done := ledger.recorded(conn, key)) is not None:
+                return done
             for number, statement in enumerate(statements + after, 1):
                 name = f"{call.task_id}-{number}.ion" if multi else f"{call.task_id}.ion"
                 try:
@@ -155,9 +175,10 @@ def run_queries(call: Call, *, multi: bool) -> dict[str, Any]:
                     raise sql_error(exc, number if numbered else None) from exc
                 if output is not None:
                     outputs.append(output)
-    if multi:
-        return {"outputs": outputs}
-    return outputs[0] if outputs else {}
+            result = {"outputs": outputs} if multi else (outputs[0] if outputs else {})
+            if exactly_once:
+                ledger.record(conn, key, result)
+    return result
 
 
 def handle(call: Call) -> dict[str, Any]:

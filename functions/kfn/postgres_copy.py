@@ -2,40 +2,27 @@
 execution storage. Both stream in bounded chunks.
 
 CopyIn runs in one transaction (a failure or a killed instance leaves the table unchanged) and is
-exactly-once per task run: a ledger row `kestra_gcp.copy_in_runs` is written in the same transaction and
-a retry of the same run (same execution, task run, task, source and table) returns the recorded
-`rowCount` instead of loading the rows again. Without the privilege to create that ledger, CopyIn
-still runs (transactionally) but a retry after a lost response would load again; it logs a warning.
+exactly-once per task run through `kfn.postgres_ledger`: a retry of the same run returns the recorded
+`rowCount` instead of loading the rows again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
+from kfn import postgres_ledger as ledger
 from kfn import storage
 from kfn.errors import TaskError
 from kfn.logs import log
 from kfn.postgres_conn import connect, from_task
 from kfn.request import Call
 
-if TYPE_CHECKING:
-    import psycopg
-
 READ_CHUNK = 1024 * 1024
 _PREFETCH = 4
 _FORMATS = ("TEXT", "CSV", "BINARY")
-_LEDGER_DDL = (
-    "CREATE SCHEMA IF NOT EXISTS kestra_gcp",
-    "CREATE TABLE IF NOT EXISTS kestra_gcp.copy_in_runs (run_key text PRIMARY KEY, "
-    "row_count bigint NOT NULL, finished_at timestamptz NOT NULL DEFAULT now())",
-)
-_LEDGER_INSERT = "INSERT INTO kestra_gcp.copy_in_runs (run_key, row_count) VALUES (%s, %s)"
-_LEDGER_PRUNE = "DELETE FROM kestra_gcp.copy_in_runs WHERE finished_at < now() - interval '30 days'"
 _EXT = {"CSV": "csv", "TEXT": "txt", "BINARY": "bin"}
 
 
@@ -138,30 +125,6 @@ def pump(reader: BinaryIO, write: Callable[[bytes], Any], chunk: int = READ_CHUN
         worker.join(timeout=5)
 
 
-def _run_key(call: Call, table: str, source: str, columns: list[str]) -> str:
-    execution = call.need_execution()
-    material = [execution.id, execution.task_run_id or "", call.task_id, source, table, columns]
-    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
-
-
-def _ensure_ledger(conn: psycopg.Connection[Any]) -> bool:
-    import psycopg
-
-    for attempt in range(2):
-        try:
-            for ddl in _LEDGER_DDL:
-                conn.execute(ddl)
-            return True
-        except psycopg.errors.InsufficientPrivilege:
-            log("WARNING", "postgres: cannot create kestra_gcp.copy_in_runs; CopyIn retries are not "
-                "deduplicated")
-            return False
-        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
-            if attempt:
-                raise  # concurrent creation settled yet still failing: a real problem
-    return True
-
-
 def copy_in(call: Call) -> dict[str, Any]:
     spec = from_task(call)
     table = str(call.require("table"))
@@ -169,26 +132,20 @@ def copy_in(call: Call) -> dict[str, Any]:
     columns = _columns(call, "columns")
     target = table + (f" ({', '.join(columns)})" if columns else "")
     statement = copy_statement(call, target, "FROM STDIN")
-    run_key = _run_key(call, table, source, columns)
+    key = ledger.run_key(call)
     with storage.open_read(source, "from") as reader, connect(spec, autocommit=True) as conn:
-        ledger = _ensure_ledger(conn)
+        exactly_once = ledger.ensure(conn)
         with conn.transaction():
-            if ledger:
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (run_key,))
-                done = conn.execute(
-                    "SELECT row_count FROM kestra_gcp.copy_in_runs WHERE run_key = %s", (run_key,)
-                ).fetchone()
-                if done is not None:
-                    log("INFO", f"postgres: task '{call.task_id}' already loaded {done[0]} rows (retry)")
-                    return {"rowCount": int(done[0])}
+            if exactly_once and (done := ledger.recorded(conn, key)) is not None:
+                log("INFO", f"postgres: task '{call.task_id}' already loaded {done.get('rowCount')} rows (retry)")
+                return done
             with conn.cursor() as cur:
                 with cur.copy(statement) as copy:
                     pump(reader, copy.write)
-                count = max(cur.rowcount, 0)
-            if ledger:
-                conn.execute(_LEDGER_INSERT, (run_key, count))
-                conn.execute(_LEDGER_PRUNE)
-    return {"rowCount": count}
+                outputs = {"rowCount": max(cur.rowcount, 0)}
+            if exactly_once:
+                ledger.record(conn, key, outputs)
+    return outputs
 
 
 def copy_out(call: Call) -> dict[str, Any]:

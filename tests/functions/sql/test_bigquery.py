@@ -142,3 +142,12 @@ def test_dry_run_and_errors(invoke: Invoke, bq_env: BigQueryStandin, state_bucke
     assert status == 400 and "invalid table name 'just_a_table'" in body["error"]["message"]
     status, body = invoke("bigquery", _task("LoadFromGcs", destinationTable=f"{ds}.x", **{"from": "http://x/y"}))
     assert status == 400 and "is not a gs://bucket/object URI" in body["error"]["message"]
+
+
+def test_loop_iterations_are_distinct_jobs(invoke: Invoke, bq_env: BigQueryStandin, state_bucket: str) -> None:
+    ds = _dataset(invoke)
+    _query(invoke, f"CREATE TABLE {ds}.months (m INT64)")
+    run = execution(taskRunId="same-task-run")
+    ids = {_query(invoke, f"INSERT INTO {ds}.months (m) VALUES ({m})", run)["jobId"] for m in (1, 2, 3)}
+    assert len(ids) == 3
+    assert _query(invoke, f"SELECT SUM(m) AS s FROM {ds}.months", fetchType="FETCH_ONE")["row"] == {"s": 6}

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from kestra_gcp.local.services.postgres import EmbeddedPostgres
 from tests.functions.conftest import Invoke, execution
 from tests.functions.sql.conftest import PgDatabase
 
@@ -188,3 +189,41 @@ def test_unknown_fetch_type_and_missing_sql(invoke: Invoke, pg_db: PgDatabase) -
     assert status == 400 and body["error"]["message"] == "postgres: task 't': property 'sql' is required"
     status, body = invoke("postgres", pg_db.task("Batch", sql="SELECT 1"))
     assert status == 400 and "not served by the postgres function" in body["error"]["message"]
+
+
+# -- retries ------------------------------------------------------------------------------------------
+
+
+def test_a_retried_writing_run_is_applied_once(invoke: Invoke, pg_db: PgDatabase) -> None:
+    invoke("postgres", pg_db.task("Query", sql="CREATE TABLE r (a int)"))
+    run = execution(taskRunId="run-1")
+    task = pg_db.task("Queries", sql="INSERT INTO r VALUES (1); SELECT count(*) AS n FROM r", fetchType="FETCH")
+    first = invoke("postgres", task, run)
+    assert first == (200, {"outputs": {"outputs": [{"rows": [{"n": 1}], "size": 1}]}})
+    assert invoke("postgres", task, run) == first  # the workflow re-sent the same request
+    assert _rows(pg_db, "SELECT count(*) FROM r") == [(1,)]
+    # another loop iteration of the same task in the same execution has another body: it runs
+    loop = pg_db.task("Query", sql="INSERT INTO r VALUES (:v)", parameters={"v": 2})
+    assert invoke("postgres", loop, run)[0] == 200
+    assert invoke("postgres", {**loop, "parameters": {"v": 3}}, run)[0] == 200
+    assert _rows(pg_db, "SELECT a FROM r ORDER BY a") == [(1,), (2,), (3,)]
+    # a failed attempt records nothing: its retry runs
+    bad = pg_db.task("Queries", sql="INSERT INTO r VALUES (4); SELECT 1/0")
+    assert invoke("postgres", bad, run)[0] == 400
+    assert _rows(pg_db, "SELECT count(*) FROM r WHERE a = 4") == [(0,)]
+
+
+def test_roles_without_create_privilege_still_run(
+    invoke: Invoke, pg_db: PgDatabase, postgres_server: EmbeddedPostgres
+) -> None:
+    with psycopg.connect(postgres_server.superuser_url(pg_db.name), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS reader_only")
+        conn.execute("CREATE ROLE reader_only LOGIN PASSWORD 'r'")
+        conn.execute(f"REVOKE CREATE ON DATABASE {pg_db.name} FROM PUBLIC")
+    with psycopg.connect(pg_db.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.w (a int)")
+        conn.execute("GRANT INSERT, SELECT ON public.w TO reader_only")
+    status, body = invoke("postgres", pg_db.task("Query", username="reader_only", password="r",
+                                                 sql="INSERT INTO w VALUES (1)"))
+    assert status == 200, body
+    assert _rows(pg_db, "SELECT count(*) FROM w") == [(1,)]
