@@ -117,6 +117,11 @@ def test_destination_table_dispositions(bq: bigquery.Client, dataset: str) -> No
     truncate = bigquery.QueryJobConfig(destination=dest, write_disposition="WRITE_TRUNCATE")
     rows = list(bq.query("SELECT 5 AS a", job_config=truncate).result())
     assert [r.a for r in rows] == [5]
+    partitioned = bigquery.QueryJobConfig(destination=f"{PROJECT}.{dataset}.by_day", clustering_fields=["a"],
+                                          time_partitioning=bigquery.TimePartitioning(field="d"))
+    bq.query("SELECT 1 AS a, DATE '2024-01-01' AS d", job_config=partitioned).result()
+    table = bq.get_table(f"{dataset}.by_day")
+    assert (table.time_partitioning.field, table.clustering_fields) == ("d", ["a"])
     never = bigquery.QueryJobConfig(destination=f"{PROJECT}.{dataset}.missing", create_disposition="CREATE_NEVER")
     with pytest.raises(exceptions.NotFound):
         bq.query("SELECT 1 AS a", job_config=never).result()

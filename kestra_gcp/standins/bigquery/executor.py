@@ -120,7 +120,7 @@ class Executor:
         ref = TableRef(dest.get("projectId") or project, dest["datasetId"], dest["tableId"])
         self.warehouse.open_project(ref.project)
         write_rows(self.warehouse, cur, ref, st.sql, config.get("writeDisposition") or "WRITE_EMPTY",
-                   config.get("createDisposition") or "CREATE_IF_NEEDED", None)
+                   config.get("createDisposition") or "CREATE_IF_NEEDED", None, config)
         return ref.duck()
 
     def _create(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome) -> None:

@@ -25,8 +25,11 @@ def require_dataset(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: T
 
 
 def write_rows(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableRef, select_sql: str, write: str,
-                create: str, columns: list[tuple[str, str]] | None) -> int:
-    """Write a query's rows to a table per the dispositions, atomically; returns the rows written."""
+                create: str, columns: list[tuple[str, str]] | None, config: dict[str, Any] | None = None) -> int:
+    """Write a query's rows to a table per the dispositions, atomically; returns the rows written.
+
+    A table created here takes timePartitioning/clustering from the job `config`; a truncated one keeps its
+    descriptive metadata."""
     require_dataset(warehouse, cur, ref)
     kind = warehouse.object_kind(cur, ref)
     if kind is None and create == "CREATE_NEVER":
@@ -45,8 +48,12 @@ def write_rows(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableR
         else:
             cur.execute(f"CREATE OR REPLACE TABLE {ref.duck()} AS SELECT * FROM ({select_sql}) LIMIT 0")
         stamp = now_ms()
-        warehouse.put_table_meta(cur, ref, {"type": "TABLE", "creationTime": stamp,
-                                                 "lastModifiedTime": stamp})
+        meta = warehouse.table_meta(cur, ref) if kind is not None else {}
+        meta.update(type="TABLE", creationTime=meta.get("creationTime", stamp), lastModifiedTime=stamp)
+        for key in ("timePartitioning", "clustering", "rangePartitioning"):
+            if (config or {}).get(key):
+                meta[key] = (config or {})[key]
+        warehouse.put_table_meta(cur, ref, meta)
     row = cur.execute(f"INSERT INTO {ref.duck()} BY NAME {select_sql}").fetchone()
     cur.execute("COMMIT")
     return int(row[0]) if row else 0
@@ -135,7 +142,7 @@ class Transfers:
             columns = self._load_columns(cur, ref, config, options, paths)
             select = f"SELECT * FROM {reader_sql(paths, options, columns)}"
             rows = write_rows(self.warehouse, cur, ref, select, config.get("writeDisposition") or "WRITE_APPEND",
-                              config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None)
+                              config.get("createDisposition") or "CREATE_IF_NEEDED", columns or None, config)
         except duckdb.Error as err:
             rollback(cur)
             raise duck_error(err, 1, 1) from None
