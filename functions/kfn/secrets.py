@@ -66,19 +66,36 @@ def _from_secret_manager(name: str) -> str | None:
     if not project:
         return None
     from google.api_core import exceptions as gexc
+    from google.api_core.retry import Retry, if_exception_type
     from google.cloud import secretmanager
 
     global _client
     with _lock:
         if _client is None:
-            _client = secretmanager.SecretManagerServiceClient()
+            endpoint = os.environ.get("KESTRA_GCP_SECRETMANAGER_ENDPOINT")
+            if endpoint:  # a local stand-in speaking the REST API, no credentials
+                from google.auth.credentials import AnonymousCredentials
+
+                _client = secretmanager.SecretManagerServiceClient(
+                    transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+                )
+            else:
+                _client = secretmanager.SecretManagerServiceClient()
         client = _client
     path = f"projects/{project}/secrets/{name}/versions/latest"
     try:
-        response = client.access_secret_version(request={"name": path}, timeout=30)
+        # short bounded retries here: the workflow retries the whole call on a TransientError
+        retry = Retry(
+            initial=0.2,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=3.0,
+            predicate=if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests),
+        )
+        response = client.access_secret_version(request={"name": path}, timeout=30, retry=retry)
     except gexc.NotFound:
         return None
-    except gexc.PermissionDenied as exc:
+    except (gexc.PermissionDenied, gexc.Forbidden, gexc.Unauthorized, gexc.Unauthenticated) as exc:
         raise TaskError(f"secret '{name}': permission denied on {path}") from exc
     except (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError) as exc:
         raise TransientError(f"secret '{name}': Secret Manager unavailable ({type(exc).__name__})") from exc
@@ -139,6 +156,8 @@ def redact(value: Any) -> Any:
 
 
 def clear_cache() -> None:
-    """Forget cached values (tests); known values stay masked."""
+    """Forget cached values and the client (tests); known values stay masked."""
+    global _client
     with _lock:
         _cache.clear()
+        _client = None
