@@ -17,6 +17,7 @@ import contextlib
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -151,9 +152,28 @@ def _batches(cur: duckdb_module.DuckDBPyConnection, size: int) -> Iterator[tuple
         yield from batch
 
 
+_EXTENSION_STATEMENT = re.compile(
+    r"^\s*(?:FORCE\s+)?(?:INSTALL|LOAD)\s+['\"]?([A-Za-z0-9_]+)['\"]?\s*(?:FROM\s+\S+\s*)?;?\s*$", re.IGNORECASE)
+
+
+def _already_available(conn: duckdb_module.DuckDBPyConnection, statement: Any) -> bool:
+    """`INSTALL json` / `LOAD json` of an extension built into this DuckDB: a no-op (it would otherwise
+    try to download it, which fails offline)."""
+    if statement.type.name != "LOAD":
+        return False
+    match = _EXTENSION_STATEMENT.match(statement.query)
+    if match is None:
+        return False
+    row = conn.execute("SELECT loaded OR install_mode = 'STATICALLY_LINKED' FROM duckdb_extensions() "
+                       "WHERE extension_name = ?", [match.group(1).lower()]).fetchone()
+    return bool(row and row[0])
+
+
 def _run_statement(
     conn: duckdb_module.DuckDBPyConnection, call: Call, statement: Any, number: int, kind: str, multi: bool,
 ) -> dict[str, Any] | None:
+    if _already_available(conn, statement):
+        return None
     parameters = call.prop("parameters") or {}
     names = set(statement.named_parameters)
     values = {k: parameters[k] for k in names if k in parameters}
@@ -229,6 +249,8 @@ def run(call: Call, *, multi: bool) -> dict[str, Any]:
             literal_dir = str(workdir).replace("'", "''")
             conn.execute(f"SET file_search_path = '{literal_dir}'")
             conn.execute(f"SET temp_directory = '{literal_dir}/.tmp'")
+            if not os.path.isdir(os.path.expanduser("~")):  # e.g. a container user without a home
+                conn.execute(f"SET home_directory = '{literal_dir}'")
             zone = call.prop("timeZoneId")
             if zone:
                 try:

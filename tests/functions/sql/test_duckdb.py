@@ -118,3 +118,13 @@ def test_errors_are_actionable(invoke: Invoke, state_bucket: str) -> None:
     assert status == 400 and "url must start with jdbc:duckdb:" in body["error"]["message"]
     status, body = invoke("duckdb", _task(sql="SELECT 1", inputFiles={"../escape.csv": "x"}))
     assert status == 400 and "outside the working directory" in body["error"]["message"]
+
+
+def test_getting_started_json_query_with_builtin_extension(invoke: Invoke, state_bucket: str) -> None:
+    products = _put(state_bucket, "executions/zoomcamp/gs/e/transform/products.json",
+                    b'[{"brand": "A", "price": 2.5}, {"brand": "A", "price": 3.5}, {"brand": "B", "price": 1}]')
+    sql = ("INSTALL json;\nLOAD json;\nSELECT brand, round(avg(price), 2) AS avg_price\n"
+           "FROM read_json_auto('{{workingDir}}/products.json')\nGROUP BY brand\nORDER BY avg_price DESC;\n")
+    status, body = invoke("duckdb", _task(sql=sql, inputFiles={"products.json": products}, fetchType="STORE"))
+    assert status == 200, body
+    assert _read(body["outputs"]["uri"]) == b'{"brand":"A","avg_price":3.0e0}\n{"brand":"B","avg_price":1.0e0}\n'
