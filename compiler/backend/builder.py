@@ -27,6 +27,11 @@ RESERVED = frozenset({
 Step = dict[str, Any]
 
 
+def _quote(text: str) -> str:
+    """A Workflows string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def step_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
@@ -57,6 +62,7 @@ class StepBuilder:
     working_dir: bool = False
     names: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # Cloud Run job key -> container image
     _node_names: dict[int, str] = field(default_factory=dict)
     _static: dict[str, Any] | None = None
     _scope: Any = None
@@ -132,17 +138,18 @@ class StepBuilder:
         """One task, wrapped: runIf, task-run record, attempts, retry, allowFailure/allowWarning."""
         n = self.unique(step_name(node.id))
         self._node_names[id(node)] = n
-        v_start, v_att, v_run = f"{n}_start", f"{n}_attempts", f"{n}_run"
+        v_start, v_att = f"{n}_start", f"{n}_attempts"
         core = node.spec.generate(node, self)
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
             self.done.setdefault(kid.id, kid.spec.outputs)
-        success = {f"{n}_end": {"assign": [
-            {v_run: {"id": node.id, "state": "SUCCESS", "attempts": f"${{{v_att}}}",
-                     "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
-            {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
-        ]}}
-        body: list[Step] = [{f"{n}_attempt": {"assign": [{v_att: f"${{{v_att} + 1}}"}]}}, *core, success]
+        tid = _quote(node.id)
+
+        def record(state: str) -> dict[str, str]:
+            return {"task_runs": f'${{list.concat(task_runs, kestra_run({tid}, "{state}", {v_start}, {v_att}))}}'}
+
+        body: list[Step] = [{f"{n}_attempt": {"assign": [{v_att: f"${{{v_att} + 1}}"}]}}, *core,
+                            {f"{n}_end": {"assign": [record("SUCCESS")]}}]
         try_step: dict[str, Any] = {"try": {"steps": body}}
         retry = node.effective_retry(self.flow.retry)
         if retry is not None and not node.spec.flowable:
@@ -150,54 +157,42 @@ class StepBuilder:
             if policy is not None:
                 try_step["retry"] = policy
         allow_fail, allow_warn = node.model.allowFailure, node.model.allowWarning
-        fail_state = ("SUCCESS" if allow_warn else "WARNING") if allow_fail else "FAILED"
-        try_step["except"] = {"as": "e", "steps": [
-            {f"{n}_error": {"call": "kestra_error_message", "args": {"e": "${e}"}, "result": f"{n}_message"}},
-            {f"{n}_failed": {"assign": [
-                {v_run: {"id": node.id, "state": fail_state, "attempts": f"${{{v_att}}}",
-                         "startDate": f"${{{v_start}}}", "endDate": "${time.format(sys.now())}"}},
-                {"task_runs": f"${{list.concat(task_runs, {v_run})}}"},
-            ]}},
-            *self._failure_policy(n, node, fail_state),
-        ]}
+        if not allow_fail:
+            on_error: list[Step] = [
+                {f"{n}_failed": {"assign": [
+                    record("FAILED"),
+                    {"failed_task": f"${{default(failed_task, {tid})}}"},
+                    {"failure": f'${{default(failure, "task " + {_quote(repr(node.id))} + " failed: " + '
+                                "kestra_error_message(e))}"},
+                ]}},
+                {f"{n}_raise": {"raise": "${e}"}},
+            ]
+        else:
+            state = "SUCCESS" if allow_warn else "WARNING"
+            on_error = [
+                {f"{n}_failed": {"assign": [record(state)] + ([] if allow_warn else [
+                    {"state": "${kestra_warning(state)}"}])}},
+                {f"{n}_log": {"call": "sys.log", "args": {
+                    "text": f'${{"task " + {_quote(repr(node.id))} + " failed (allowFailure): " + '
+                            "kestra_error_message(e)}",
+                    "severity": "WARNING"}}},
+            ]
+        try_step["except"] = {"as": "e", "steps": on_error}
         steps: list[Step] = [
             {f"{n}_begin": {"assign": [{v_start: "${time.format(sys.now())}"}, {v_att: 0}]}},
             {f"{n}_try": try_step},
         ]
         if node.model.runIf is not None and node.model.runIf is not True and node.model.runIf != "true":
             cond = self.expr.value(node.model.runIf, (*node.path, "runIf"), self.scope())
-            skipped = {"id": node.id, "state": "SKIPPED", "attempts": 0,
-                       "startDate": "${time.format(sys.now())}", "endDate": "${time.format(sys.now())}"}
             steps = [
                 {f"{n}_run_if": {"call": "kestra_truthy", "args": {"v": cond}, "result": f"{n}_enabled"}},
                 {f"{n}_check": {"switch": [
                     {"condition": f"${{{n}_enabled}}", "steps": steps},
-                    {"condition": True, "assign": [
-                        {f"{n}_skipped": skipped}, {"task_runs": f"${{list.concat(task_runs, {n}_skipped)}}"}]},
+                    {"condition": True, "assign": [{"task_runs": f'${{list.concat(task_runs, kestra_run({tid}, '
+                                                                  '"SKIPPED", time.format(sys.now()), 0))}'}]},
                 ]}},
             ]
         return [{n: {"steps": steps}}]
-
-    def _failure_policy(self, n: str, node: TaskNode, fail_state: str) -> list[Step]:
-        if fail_state == "FAILED":
-            return [
-                {f"{n}_first_failure": {"switch": [{"condition": "${failure == null}", "assign": [
-                    {"failure": f"${{\"task '{node.id}' failed: \" + {n}_message}}"},
-                    {"failed_task": node.id},
-                ]}]}},
-                {f"{n}_raise": {"raise": "${e}"}},
-            ]
-        if fail_state == "WARNING":
-            return [
-                {f"{n}_warning": {"switch": [
-                    {"condition": '${state == "SUCCESS"}', "assign": [{"state": "WARNING"}]}]}},
-                {f"{n}_log": {"call": "sys.log", "args": {
-                    "text": f"${{\"task '{node.id}' failed (allowFailure): \" + {n}_message}}",
-                    "severity": "WARNING"}}},
-            ]
-        return [{f"{n}_log": {"call": "sys.log", "args": {
-            "text": f"${{\"task '{node.id}' failed (allowFailure, allowWarning): \" + {n}_message}}",
-            "severity": "WARNING"}}}]
 
     # ---- data tasks --------------------------------------------------------------------------
     def timeout(self, node: TaskNode) -> int:

@@ -74,7 +74,7 @@ def manifest_entry(flow: FlowIR, gen: GeneratedFlow, schedule_names: list[str],
                "write": [{"namespace": ns, "key": k} for ns, k in kv_written]},
         "secrets": sorted(gen.secrets | {str(w["key"])[9:-2] for w in webhooks
                                          if str(w["key"]).startswith("{{secret:")}),
-        "postgres": pg, "buckets": buckets, "datasets": datasets, "images": [],
+        "postgres": pg, "buckets": buckets, "datasets": datasets, "images": [{"key": k, "image": gen.images[k]} for k in sorted(gen.images)],
         "subflows": sorted(gen.subflows),
         "concurrency": flow.concurrency,
         "inputs": [{"id": i.id, "type": i.type, "required": i.required, "defaults": i.defaults,

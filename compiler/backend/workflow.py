@@ -26,6 +26,7 @@ class GeneratedFlow:
     secrets: set[str] = field(default_factory=set)
     subflows: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)
 
 
 def _inputs(flow: FlowIR, b: StepBuilder) -> list[Step]:
@@ -156,7 +157,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
     document: dict[str, Any] = {"main": {"params": ["args"], "steps": main_steps}}
     document.update(_helpers())
     return GeneratedFlow(document, expr.diagnostics, b.functions, set(expr.kv), set(expr.secrets),
-                         b.subflows, b.notes)
+                         b.subflows, b.notes, b.images)
 
 
 def dumps_json(value: Any) -> str:

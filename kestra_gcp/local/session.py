@@ -10,6 +10,7 @@ terms (SUCCESS / WARNING / FAILED / CANCELLED).
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,6 +179,15 @@ class LocalSession:
     def flow(self) -> dict[str, Any]:
         return dict(self.manifest["flows"][self.workflow_id])
 
+    def job_env(self) -> dict[str, str]:
+        """`KESTRA_GCP_JOB_<KEY>` for every script image (docs/contracts.md); run locally by `local.scripts`."""
+        from compiler.tasks.scripts import job_env_var
+
+        keys = {img["key"] for entry in self.manifest.get("flows", {}).values() for img in entry.get("images", [])}
+        cfg = self.stack.config if self.stack is not None else None
+        project, region = (cfg.project, cfg.region) if cfg is not None else ("local", "local")
+        return {job_env_var(k): f"projects/{project}/locations/{region}/jobs/{k}" for k in sorted(keys)}
+
     def needs(self) -> set[str]:
         used: set[str] = set()
         for entry in self.manifest.get("flows", {}).values():
@@ -196,7 +206,12 @@ class LocalSession:
         logs_dir.mkdir(parents=True, exist_ok=True)
         self.host = FunctionHostProcess(self.stack.function_env(), on_log=self.on_function_log,
                                         log_path=logs_dir / "functions.log").start()
-        env = {"KESTRA_GCP_BUCKET": self.stack.config.bucket, **self.host.workflow_env()}
+        env = {"KESTRA_GCP_BUCKET": self.stack.config.bucket, **self.host.workflow_env(), **self.job_env()}
+        if any(entry.get("images") for entry in self.manifest.get("flows", {}).values()):
+            from kestra_gcp.local import scripts
+
+            os.environ["STORAGE_EMULATOR_HOST"] = self.stack.gcs_url
+            scripts.install(self.state.root / "cache")
         try:
             self.engine = Engine(self.workflows, env=env, on_event=self.on_event,
                                  project=self.stack.config.project, location=self.stack.config.region)
