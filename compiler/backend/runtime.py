@@ -161,6 +161,16 @@ def helper_subworkflows() -> dict[str, Any]:
                 {"not_transient": {"return": False}},
             ],
         },
+        "kestra_run": {
+            "params": ["id", "state", "start", "attempts"],
+            "steps": [{"record": {"return": {"id": "${id}", "state": "${state}", "attempts": "${attempts}",
+                                             "startDate": "${start}", "endDate": "${time.format(sys.now())}"}}}],
+        },
+        "kestra_warning": {
+            "params": ["state"],
+            "steps": [{"worse": {"switch": [{"condition": '${state == "SUCCESS"}', "return": "WARNING"}]}},
+                      {"same": {"return": "${state}"}}],
+        },
         "kestra_truthy": {
             "params": ["v"],
             "steps": [
