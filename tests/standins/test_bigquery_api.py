@@ -146,6 +146,12 @@ def test_query_parameters_and_default_dataset(bq: bigquery.Client, dataset: str)
                           bigquery.ScalarQueryParameter("m", "INT64", 10)])
     rows = list(bq.query("SELECT v * @m AS x FROM t WHERE k = @k", job_config=config).result())
     assert [r.x for r in rows] == [20]
+    positional = bigquery.QueryJobConfig(query_parameters=[
+        bigquery.ScalarQueryParameter(None, "STRING", "a"), bigquery.ScalarQueryParameter(None, "NUMERIC", "2.5"),
+        bigquery.ArrayQueryParameter(None, "INT64", [1, 2])])
+    rows = list(bq.query(f"SELECT v FROM {dataset}.t WHERE k = ? AND v * ? > 0 AND v IN UNNEST(?)",
+                         job_config=positional).result())
+    assert [r.v for r in rows] == [1]
 
 
 def test_job_ids_get_and_duplicates(bq: bigquery.Client) -> None:

@@ -88,21 +88,23 @@ def translate(script: str, project: str, default_dataset: tuple[str, str] | None
     except SqlglotError as err:
         raise invalid_query(f"Syntax error: {str(err).splitlines()[0]}") from None
     statements = []
+    positional = [0]  # `?` parameters are numbered across the whole script
     for tree in trees:
         if tree is None:
             continue
-        statements.append(_Translator(project, default_dataset, params or []).statement(tree))
+        statements.append(_Translator(project, default_dataset, params or [], positional).statement(tree))
     if not statements:
         raise invalid_query("Syntax error: Unexpected end of script at [1:1]")
     return statements
 
 
 class _Translator:
-    def __init__(self, project: str, default_dataset: tuple[str, str] | None, params: list[dict[str, Any]]):
+    def __init__(self, project: str, default_dataset: tuple[str, str] | None, params: list[dict[str, Any]],
+                 positional: list[int]):
         self.project = project
         self.default_dataset = default_dataset
         self.params = params
-        self.positional = 0
+        self.positional = positional
         self.reads: set[TableRef] = set()
         self.projects: set[str] = {project}
 
@@ -224,7 +226,7 @@ class _Translator:
 
     # --- expressions ---------------------------------------------------------------------------------------
     def _rewrite(self, tree: exp.Expr) -> None:
-        for node in list(tree.walk()):
+        for node in list(tree.walk(bfs=False)):  # depth-first: `?` parameters in textual order
             if isinstance(node, exp.DataType):
                 _fix_decimal(node)
             elif isinstance(node, exp.Cast) and node.to.this in _STRING_TYPES \
@@ -243,10 +245,10 @@ class _Translator:
 
     def _parameter(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
-            if self.positional >= len(self.params):
+            if self.positional[0] >= len(self.params):
                 raise invalid_query("Query has more positional parameters (?) than queryParameters")
-            param = self.params[self.positional]
-            self.positional += 1
+            param = self.params[self.positional[0]]
+            self.positional[0] += 1
         else:
             name = node.name.lower()
             matches = [p for p in self.params if str(p.get("name", "")).lower() == name]
