@@ -445,3 +445,22 @@ def test_view_over_external_table_sees_new_object_versions(bq: bigquery.Client, 
     assert sorted(r.a for r in bq.query(f"SELECT a FROM {dataset}.e").result()) == [1, 2]
     blob.upload_from_string("a\n1\n2\n3\n")
     assert sorted(r.a for r in bq.query(f"SELECT a FROM {dataset}.v").result()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT FORMAT_DATE('%Y-%m', DATE '2024-03-05')", "2024-03"),
+    ("SELECT DATE_DIFF(DATE '2024-03-05', DATE '2024-01-01', DAY)", 64),
+    ("SELECT DATE_ADD(DATE '2024-01-31', INTERVAL 1 MONTH)", dt.date(2024, 2, 29)),
+    ("SELECT PARSE_TIMESTAMP('%Y-%m-%d %H:%M:%S', '2024-03-05 10:00:00')",
+     dt.datetime(2024, 3, 5, 10, tzinfo=dt.UTC)),
+    ("SELECT DATE(TIMESTAMP '2024-03-05 23:11:12')", dt.date(2024, 3, 5)),
+    ("SELECT CAST(NUMERIC '10.50' AS STRING)", "10.5"),
+    ("SELECT CAST(3.0 AS STRING)", "3"),
+    ("SELECT CAST(TIMESTAMP '2024-03-05 10:00:00' AS STRING)", "2024-03-05 10:00:00+00"),
+    ("SELECT SAFE_CAST('x' AS INT64)", None),
+    ("SELECT TO_HEX(MD5('abc'))", "900150983cd24fb0d6963f7d28e17f72"),
+    ("SELECT COUNTIF(x > 1) FROM UNNEST([1, 2, 3]) AS x", 2),
+    ("SELECT 7 / 2", 3.5),
+])
+def test_googlesql_semantics(bq: bigquery.Client, sql: str, expected: object) -> None:
+    assert next(iter(bq.query(sql).result()))[0] == expected

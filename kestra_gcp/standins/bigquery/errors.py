@@ -65,7 +65,7 @@ def duck_error(err: duckdb.Error, statement: int, count: int) -> BigQueryError:
     where = f" (statement {statement})" if count > 1 else ""
     if isinstance(err, duckdb.TransactionException):
         return BigQueryError(503, "backendError", f"Transaction conflict, please retry: {text}{where}")
-    if isinstance(err, duckdb.CatalogException) and "does not exist" in text:
+    if isinstance(err, duckdb.CatalogException) and "does not exist" in text and "Function" not in text:
         return not_found(f"Not found: {text}{where}")
     if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.ConstraintException):
         return invalid(f"Error while reading data: {text}{where}")

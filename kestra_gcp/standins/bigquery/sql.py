@@ -230,13 +230,17 @@ class _Translator:
             if isinstance(node, exp.DataType):
                 _fix_decimal(node)
             elif isinstance(node, exp.Cast) and node.to.this in _STRING_TYPES \
-                    and not isinstance(node.this, exp.Literal):
+                    and not (isinstance(node.this, exp.Literal) and node.this.is_string):
                 node.replace(exp.Anonymous(this="bq_string", expressions=[node.this]))
             elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Var) and node.this.name.upper() == "ROW":
                 node.set("this", exp.Star())
             elif isinstance(node, exp.Literal) and not node.is_string and any(c in node.this for c in ".eE") \
                     and not isinstance(node.parent, exp.DataTypeParam):
                 node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE")))
+            elif isinstance(node, exp.DateAdd | exp.DateSub) and not isinstance(node.parent, exp.Cast):
+                _wrap_cast(node, "DATE")  # DuckDB's date + interval is a TIMESTAMP; BigQuery's DATE_ADD a DATE
+            elif isinstance(node, exp.StrToTime) and not isinstance(node.parent, exp.Cast):
+                _wrap_cast(node, "TIMESTAMPTZ")  # PARSE_TIMESTAMP gives a TIMESTAMP, not a DATETIME
             elif isinstance(node, exp.Div) and not node.args.get("safe"):
                 # BigQuery raises on division by zero where DuckDB returns inf/NULL.
                 node.replace(exp.Anonymous(this="bq_divide", expressions=[node.this, node.expression]))
@@ -337,6 +341,13 @@ class _Translator:
                 meta[prop.name.lower()] = _python_value(prop.args["value"])
         return self._make("CREATE_SCHEMA", None, text, dataset=dataset, table_meta=meta,
                           if_not_exists=bool(tree.args.get("exists")))
+
+
+def _wrap_cast(node: exp.Expr, type_name: str) -> None:
+    """Replace `node` by CAST(node AS type), keeping the node itself (its subtree is still being rewritten)."""
+    wrapper = exp.Cast(to=exp.DataType.build(type_name, dialect="duckdb"))
+    node.replace(wrapper)
+    wrapper.set("this", node)
 
 
 def _name_anonymous_columns(tree: exp.Query) -> None:
