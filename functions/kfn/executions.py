@@ -44,8 +44,11 @@ def session() -> requests.Session:
 
 
 def reset() -> None:
+    """Close and forget the session (tests switching endpoints)."""
     global _session
     with _lock:
+        if _session is not None:
+            _session.close()
         _session = None
 
 
