@@ -227,3 +227,17 @@ def test_roles_without_create_privilege_still_run(
                                                  sql="INSERT INTO w VALUES (1)"))
     assert status == 200, body
     assert _rows(pg_db, "SELECT count(*) FROM w") == [(1,)]
+
+
+
+def test_ssl_properties_reach_libpq(invoke: Invoke, pg_db: PgDatabase) -> None:
+    # the embedded server is built without TLS: libpq must refuse when the task requires it
+    for props in ({"ssl": True}, {"sslMode": "VERIFY_FULL", "sslRootCert": "-----BEGIN CERTIFICATE-----\n"}):
+        status, body = invoke("postgres", pg_db.task("Query", sql="SELECT 1", **props))
+        assert status == 400, body
+        assert body["error"]["message"].startswith(f"postgres: cannot connect to {pg_db.name}@127.0.0.1:")
+        assert "SSL" in body["error"]["message"]
+    status, body = invoke("postgres", pg_db.task("Query", sql="SELECT 1", sslMode="DISABLE", fetchOne=True))
+    assert status == 200 and body["outputs"]["size"] == 1
+    status, body = invoke("postgres", pg_db.task("Query", sql="SELECT 1", sslMode="SOMETIMES"))
+    assert status == 400 and "sslMode must be one of" in body["error"]["message"]
