@@ -160,6 +160,11 @@ def shell_script(task: dict[str, Any], python: str, dependencies_installed: bool
     return "\n".join(lines) + "\n"
 
 
+def as_text(value: Any) -> str:
+    """A property value as Kestra renders it into a string: strings as-is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _sh_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
@@ -260,7 +265,7 @@ def execute(spec: dict[str, Any], storage: Storage) -> dict[str, Any]:
                 fh.write(str(task.get("script", "")))
         env = dict(os.environ)
         env.pop("KESTRA_RUNNER_SPEC", None)
-        env.update({str(k): str(v) for k, v in (task.get("env") or {}).items()})
+        env.update({str(k): as_text(v) for k, v in (task.get("env") or {}).items()})
         env["WORKING_DIR"] = workdir
         python_dir = os.path.dirname(python)
         if python_dir:

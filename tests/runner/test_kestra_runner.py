@@ -75,14 +75,17 @@ def test_shell_commands_with_before_commands_and_env(bucket: storage.Bucket) -> 
             "id": "sh",
             "type": "io.kestra.plugin.scripts.shell.Commands",
             "beforeCommands": ["mkdir -p out"],
-            "commands": ['echo "$GREETING" > out/hello.txt', "echo '::{\"outputs\":{\"n\":3}}::'"],
-            "env": {"GREETING": "hi there"},
+            "commands": ['echo "$GREETING" > out/hello.txt', 'echo "$COLS $FLAG" > out/typed.txt',
+                         "echo '::{\"outputs\":{\"n\":3}}::'"],
+            "env": {"GREETING": "hi there", "COLS": ["a", "b"], "FLAG": True},
             "outputFiles": ["out/**"],
         },
     )
     assert code == 0 and doc["state"] == "SUCCESS"
     assert doc["vars"] == {"n": 3}
-    assert list(doc["outputFiles"]) == ["out/hello.txt"]
+    assert sorted(doc["outputFiles"]) == ["out/hello.txt", "out/typed.txt"]
+    typed = doc["outputFiles"]["out/typed.txt"].split("/", 3)[3]
+    assert bucket.blob(typed).download_as_bytes() == b'["a", "b"] true\n', "non-strings are rendered as JSON"
 
 
 def test_failing_script_reports_exit_code_and_stderr_tail(bucket: storage.Bucket) -> None:
