@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 PYTHON = "io.kestra.plugin.scripts.python."
 SHELL = "io.kestra.plugin.scripts.shell."
-DEFAULT_IMAGES = {PYTHON: "python:3.13-slim", SHELL: "ubuntu:latest"}
+# Kestra defaults shell tasks to ubuntu:latest, which has no python3 for the runner: both use a Python image.
+DEFAULT_IMAGES = {PYTHON: "python:3.13-slim", SHELL: "python:3.13-slim"}
 JOB_TIMEOUT = 3600  # seconds, when the task sets none
 CONNECTOR_MARGIN = 300  # the connector waits a little longer than the job may run
 SPEC_PROPS = ("script", "commands", "beforeCommands", "dependencies", "env", "inputFiles", "outputFiles", "failFast")
