@@ -464,3 +464,16 @@ def test_view_over_external_table_sees_new_object_versions(bq: bigquery.Client, 
 ])
 def test_googlesql_semantics(bq: bigquery.Client, sql: str, expected: object) -> None:
     assert next(iter(bq.query(sql).result()))[0] == expected
+
+
+def test_script_with_temp_table(bq: bigquery.Client, dataset: str) -> None:
+    bq.query(f"CREATE TABLE {dataset}.t AS SELECT x AS a FROM UNNEST([1, 2, 3]) AS x").result()
+    job = bq.query(f"""CREATE TEMP TABLE big AS SELECT a FROM {dataset}.t WHERE a > 1;
+                       INSERT INTO {dataset}.t SELECT a * 10 FROM big;
+                       SELECT COUNT(*) AS n, SUM(a) AS s FROM big""")
+    row = next(iter(job.result()))
+    assert (row.n, row.s) == (2, 5)
+    assert job.statement_type == "SCRIPT"
+    assert bq.get_table(f"{dataset}.t").num_rows == 5
+    with pytest.raises(exceptions.BadRequest, match="qualified with a dataset"):
+        bq.query("SELECT * FROM big").result()

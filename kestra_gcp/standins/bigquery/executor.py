@@ -82,6 +82,9 @@ class Executor:
             self._create_schema(cur, st, out)
         elif st.kind == "DROP_SCHEMA":
             self._drop_schema(cur, st, out)
+        elif st.kind == "CREATE_TEMP_TABLE":
+            assert st.sql is not None
+            cur.execute(st.sql)
         elif st.kind == "CREATE_EXTERNAL_TABLE":
             self._create_external(cur, st, out)
         elif st.kind.startswith("CREATE_"):

@@ -88,23 +88,31 @@ def translate(script: str, project: str, default_dataset: tuple[str, str] | None
     except SqlglotError as err:
         raise invalid_query(f"Syntax error: {str(err).splitlines()[0]}") from None
     statements = []
-    positional = [0]  # `?` parameters are numbered across the whole script
+    state = _Script(params or [])
     for tree in trees:
         if tree is None:
             continue
-        statements.append(_Translator(project, default_dataset, params or [], positional).statement(tree))
+        statements.append(_Translator(project, default_dataset, state).statement(tree))
     if not statements:
         raise invalid_query("Syntax error: Unexpected end of script at [1:1]")
     return statements
 
 
+@dataclass
+class _Script:
+    """State shared by the statements of one script: parameters (`?` numbered across it) and temp tables."""
+
+    params: list[dict[str, Any]]
+    positional: int = 0
+    temp_tables: set[str] = field(default_factory=set)
+
+
 class _Translator:
-    def __init__(self, project: str, default_dataset: tuple[str, str] | None, params: list[dict[str, Any]],
-                 positional: list[int]):
+    def __init__(self, project: str, default_dataset: tuple[str, str] | None, script: _Script):
         self.project = project
         self.default_dataset = default_dataset
-        self.params = params
-        self.positional = positional
+        self.script = script
+        self.params = script.params
         self.reads: set[TableRef] = set()
         self.projects: set[str] = {project}
 
@@ -114,6 +122,8 @@ class _Translator:
             return self._schema_statement(tree, text)
         if isinstance(tree, exp.Command):
             raise unsupported(f"Statement '{text[:60]}'")
+        if isinstance(tree, exp.Create) and _is_temporary(tree):
+            return self._temp_table(tree, text)
         target = self._qualify(tree)
         self._rewrite(tree)
         if isinstance(tree, exp.Query):
@@ -133,6 +143,21 @@ class _Translator:
             if isinstance(tree, cls):
                 return self._make(kind, tree, text, target=target)
         raise unsupported(f"Statement type {type(tree).__name__.upper()}")
+
+    def _temp_table(self, tree: exp.Create, text: str) -> Statement:
+        """CREATE TEMP TABLE: a DuckDB temporary table of the job's connection, gone when the script ends."""
+        table = self._target_node(tree)
+        if table is None or table.args.get("db"):
+            raise invalid_query("Temporary tables must not be qualified with a dataset")
+        name = table.name
+        self.script.temp_tables.add(name.lower())
+        self._qualify(tree, skip=table)
+        self._column_options(tree)
+        props = tree.args.get("properties")
+        keep = [p for p in (props.expressions if props else []) if isinstance(p, exp.TemporaryProperty)]
+        tree.set("properties", exp.Properties(expressions=keep))
+        self._rewrite(tree)
+        return self._make("CREATE_TEMP_TABLE", tree, text)
 
     def _alter(self, tree: exp.Alter, text: str, target: TableRef | None) -> Statement:
         if str(tree.args.get("kind", "TABLE")).upper() != "TABLE":
@@ -158,13 +183,14 @@ class _Translator:
         return Statement(kind=kind, sql=sql, text=text, reads=self.reads, projects=self.projects, **kw)
 
     # --- names -------------------------------------------------------------------------------------------
-    def _qualify(self, tree: exp.Expr) -> TableRef | None:
+    def _qualify(self, tree: exp.Expr, skip: exp.Table | None = None) -> TableRef | None:
         """Qualify every table name; returns the statement's target table (DDL/DML), if any."""
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)} | self.script.temp_tables
         target_node = self._target_node(tree)
         target: TableRef | None = None
         for table in list(tree.find_all(exp.Table)):
-            if not isinstance(table.this, exp.Identifier) or isinstance(table.parent, exp.AlterRename):
+            if table is skip or not isinstance(table.this, exp.Identifier) \
+                    or isinstance(table.parent, exp.AlterRename):
                 continue
             if table.name.upper().startswith("INFORMATION_SCHEMA."):
                 self._information_schema(table)
@@ -249,10 +275,10 @@ class _Translator:
 
     def _parameter(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
-            if self.positional[0] >= len(self.params):
+            if self.script.positional >= len(self.params):
                 raise invalid_query("Query has more positional parameters (?) than queryParameters")
-            param = self.params[self.positional[0]]
-            self.positional[0] += 1
+            param = self.params[self.script.positional]
+            self.script.positional += 1
         else:
             name = node.name.lower()
             matches = [p for p in self.params if str(p.get("name", "")).lower() == name]
@@ -341,6 +367,11 @@ class _Translator:
                 meta[prop.name.lower()] = _python_value(prop.args["value"])
         return self._make("CREATE_SCHEMA", None, text, dataset=dataset, table_meta=meta,
                           if_not_exists=bool(tree.args.get("exists")))
+
+
+def _is_temporary(tree: exp.Create) -> bool:
+    props = tree.args.get("properties")
+    return props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
 
 
 def _wrap_cast(node: exp.Expr, type_name: str) -> None:
