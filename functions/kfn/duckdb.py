@@ -6,6 +6,7 @@ lives unless `url` names another). Before the SQL runs:
 - every gs:// URI quoted in the SQL (e.g. `read_csv_auto('gs://b/x/products.csv')`, as compiled from
   `outputs.t.outputFiles['products.csv']`) is streamed there and the SQL rewritten to the local path
   (a URI with `*`/`?` fetches every matching object and keeps the glob);
+- `COPY ... TO 'gs://...'` writes a local file uploaded to that URI once all the SQL succeeded;
 - the literal `{{workingDir}}` (passed through by the compiler) becomes the directory's path, and
   `{{outputFiles.NAME}}` / `{{outputFiles['NAME']}}` the path of output file NAME.
 Afterwards `outputFiles` are uploaded to execution storage and the directory is removed.
@@ -107,8 +108,10 @@ def _output_names(call: Call) -> list[str]:
     return [storage.safe_name(n) for n in names]
 
 
-def _render_sql(sql: str, workdir: Path, outputs: list[str]) -> str:
-    """Fill the workingDir/outputFiles markers and localise every quoted gs:// URI."""
+def _render_sql(sql: str, workdir: Path, outputs: list[str], writes: dict[str, Path]) -> str:
+    """Fill the workingDir/outputFiles markers and localise every quoted gs:// URI: read ones are
+    downloaded first; `COPY ... TO 'gs://...'` targets are written locally and recorded in `writes`
+    (uploaded once the SQL succeeded)."""
 
     def output_path(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
@@ -120,8 +123,23 @@ def _render_sql(sql: str, workdir: Path, outputs: list[str]) -> str:
     sql = _OUTPUT_FILE_MARKER.sub(output_path, sql)
     uris = {m.group(0) for lit in quoted_literals(sql) for m in _GS_IN_LITERAL.finditer(lit)}
     for uri in sorted(uris, key=len, reverse=True):
-        sql = sql.replace(uri, _fetch_uri(uri, workdir))
+        if re.search(r"\bTO\s+'" + re.escape(uri) + "'", sql, re.IGNORECASE):
+            storage.parse_gs_uri(uri, "sql")
+            local = workdir / "_out" / _local_name(uri) / storage.safe_name(uri)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            writes[uri] = local
+            sql = sql.replace(uri, str(local))
+        else:
+            sql = sql.replace(uri, _fetch_uri(uri, workdir))
     return sql
+
+
+def _upload_writes(writes: dict[str, Path]) -> None:
+    for uri, local in writes.items():
+        if not local.is_file():
+            raise TaskError(f"sql: nothing was written to {uri}")
+        with open(local, "rb") as source, storage.open_write(uri, what="sql") as out:
+            shutil.copyfileobj(source, out, _COPY_CHUNK)
 
 
 def _database(call: Call, workdir: Path) -> str:
@@ -237,8 +255,9 @@ def run(call: Call, *, multi: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kestra-duckdb-") as tmp:
         workdir = Path(tmp)
         _prepare_files(call, workdir)
-        sql = _render_sql(str(call.require("sql")), workdir, outputs_wanted)
-        after = _render_sql(str(call.prop("afterSQL", "")), workdir, outputs_wanted)
+        writes: dict[str, Path] = {}
+        sql = _render_sql(str(call.require("sql")), workdir, outputs_wanted, writes)
+        after = _render_sql(str(call.prop("afterSQL", "")), workdir, outputs_wanted, writes)
         database = _database(call, workdir)
         try:
             conn = duckdb.connect(database)
@@ -282,6 +301,7 @@ def run(call: Call, *, multi: bool) -> dict[str, Any]:
                     with contextlib.suppress(duckdb.Error):
                         conn.rollback()
                 raise _error(exc, number if numbered else None) from exc
+        _upload_writes(writes)
         response: dict[str, Any] = {"outputs": results} if multi else (results[0] if results else {})
         response["outputFiles"] = _upload_outputs(call, workdir, outputs_wanted)
         if call.flag("outputDbFile", False):

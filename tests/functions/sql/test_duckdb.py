@@ -128,3 +128,17 @@ def test_getting_started_json_query_with_builtin_extension(invoke: Invoke, state
     status, body = invoke("duckdb", _task(sql=sql, inputFiles={"products.json": products}, fetchType="STORE"))
     assert status == 200, body
     assert _read(body["outputs"]["uri"]) == b'{"brand":"A","avg_price":3.0e0}\n{"brand":"B","avg_price":1.0e0}\n'
+
+
+def test_copy_to_a_gs_uri_uploads_after_success(invoke: Invoke, state_bucket: str) -> None:
+    target = f"gs://{state_bucket}/exports/summary.csv"
+    sql = f"COPY (SELECT 1 AS a UNION ALL SELECT 2) TO '{target}' (HEADER)"
+    status, body = invoke("duckdb", _task(sql=sql))
+    assert status == 200, body
+    assert _read(target) == b"a\n1\n2\n"
+    failed = f"gs://{state_bucket}/exports/never.csv"
+    status, _ = invoke("duckdb", _task(QS, sql=f"COPY (SELECT 1 AS a) TO '{failed}'; SELECT * FROM nope"))
+    assert status == 400
+    from kfn import storage
+
+    assert not storage.blob(failed).exists()
