@@ -241,3 +241,12 @@ def test_ssl_properties_reach_libpq(invoke: Invoke, pg_db: PgDatabase) -> None:
     assert status == 200 and body["outputs"]["size"] == 1
     status, body = invoke("postgres", pg_db.task("Query", sql="SELECT 1", sslMode="SOMETIMES"))
     assert status == 400 and "sslMode must be one of" in body["error"]["message"]
+
+
+def test_time_zone(invoke: Invoke, pg_db: PgDatabase) -> None:
+    sql = "SELECT current_setting('TimeZone') AS tz, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS ts"
+    status, body = invoke("postgres", pg_db.task("Query", sql=sql, timeZoneId="Europe/Paris", fetchOne=True))
+    assert status == 200, body
+    assert body["outputs"]["row"] == {"tz": "Europe/Paris", "ts": "2024-01-01T01:00:00+01:00"}
+    status, body = invoke("postgres", pg_db.task("Query", sql=sql, timeZoneId="Mars/Olympus"))
+    assert status == 400 and body["error"]["message"].startswith("postgres: timeZoneId 'Mars/Olympus': ")
