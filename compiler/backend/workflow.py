@@ -147,6 +147,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
             {"finally_failed": {"assign": [{"state": "FAILED"}]}}]}}})
     main_steps.extend(_downstream(flow, b))
     if after:
+        main_steps.append({"final_state": {"assign": [{"execution.state": "${state}"}]}})
         main_steps.append({"after_execution": {"try": {"steps": after}, "except": {"as": "e", "steps": [
             {"after_execution_failed": {"call": "sys.log", "args": {"data": "${e}", "severity": "ERROR"}}}]}}})
     main_steps.append({"finish": {"switch": [{"condition": '${state == "FAILED"}', "raise": {

@@ -275,3 +275,4 @@ def test_task_ids_that_collide_with_runtime_names(tmp_path: Path) -> None:
     assert ex.state == "SUCCEEDED", ex.error
     assert ex.result["outputs"]["state"] == {"value": "abc"}
     assert ex.result["state"] == "SUCCESS"
+
