@@ -19,7 +19,8 @@ HTTP_TIMEOUT = 1800
 # names of the fixed steps and variables of `main` (see backend/workflow.py and runtime.py)
 RESERVED = frozenset({
     "init", "read_inputs", "read_trigger", "read_labels", "merge_labels", "run", "run_error", "run_failed",
-    "run_first_failure", "run_message", "final_state", "errors", "errors_run", "errors_failed", "finally", "finally_failed",
+    "run_first_failure", "run_message", "final_state", "errors", "errors_run", "errors_failed", "finally",
+    "finally_failed",
     "after_execution", "after_execution_failed", "finish", "result", "args", "raw_inputs", "arg_labels",
     "inputs", "outputs", "kv", "trigger", "execution", "labels", "taskrun", "task_runs", "state", "failure",
     "failed_task", "e",
