@@ -240,6 +240,10 @@ def test_copy_and_extract_jobs(bq: bigquery.Client, bucket: storage.Bucket, data
     bq.extract_table(f"{PROJECT}.{dataset}.src", f"gs://{bucket.name}/out/src-*.csv").result()
     text = bucket.blob("out/src-000000000000.csv").download_as_text()
     assert text.splitlines() == ["a,b", "1,x", "2,y"]
+    bq.query(f"EXPORT DATA OPTIONS (uri = 'gs://{bucket.name}/export/part-*.csv', format = 'CSV', header = TRUE, "
+             f"field_delimiter = ';') AS SELECT a, UPPER(b) FROM {dataset}.src ORDER BY a").result()
+    text = bucket.blob("export/part-000000000000.csv").download_as_text()
+    assert text.splitlines() == ["a;f0_", "1;X", "2;Y"]
 
 
 def test_load_from_file_multipart_and_resumable(bq: bigquery.Client, dataset: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from .gcs_objects import ObjectCache
 from .outcome import Outcome, rollback
 from .sources import SourceOptions, detect_columns, reader_sql
 from .sql import ExternalSpec, Statement, TableRef, translate
-from .transfers import require_dataset, write_rows
+from .transfers import ExportFormat, export_rows, require_dataset, write_rows
 from .types import bq_field, quote_ident
 from .warehouse import RESULTS, Warehouse, now_ms
 
@@ -82,6 +82,8 @@ class Executor:
             self._create_schema(cur, st, out)
         elif st.kind == "DROP_SCHEMA":
             self._drop_schema(cur, st, out)
+        elif st.kind == "EXPORT_DATA":
+            self._export(cur, st)
         elif st.kind == "CREATE_TEMP_TABLE":
             assert st.sql is not None
             cur.execute(st.sql)
@@ -125,6 +127,14 @@ class Executor:
         write_rows(self.warehouse, cur, ref, st.sql, config.get("writeDisposition") or "WRITE_EMPTY",
                    config.get("createDisposition") or "CREATE_IF_NEEDED", None, config)
         return ref.duck()
+
+    def _export(self, cur: duckdb.DuckDBPyConnection, st: Statement) -> None:
+        assert st.sql is not None and st.export is not None
+        options = st.export
+        form = ExportFormat(fmt=str(options.get("format") or "CSV").upper(), header=bool(options.get("header")),
+                            delimiter=str(options.get("field_delimiter") or ","),
+                            gzip=str(options.get("compression") or "").upper() == "GZIP")
+        export_rows(self.objects, cur, st.sql, str(options["uri"]), form, self.warehouse.data_dir / "_tmp")
 
     def _create(self, cur: duckdb.DuckDBPyConnection, st: Statement, out: Outcome) -> None:
         assert st.target is not None and st.sql is not None

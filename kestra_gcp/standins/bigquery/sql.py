@@ -70,6 +70,7 @@ class Statement:
     dataset: tuple[str, str] | None = None
     cascade: bool = False
     renamed_to: str | None = None
+    export: dict[str, Any] | None = None
     reads: set[TableRef] = field(default_factory=set)
     projects: set[str] = field(default_factory=set)
 
@@ -137,6 +138,14 @@ class _Translator:
                               object_kind=kind)
         if isinstance(tree, exp.Alter):
             return self._alter(tree, text, target)
+        if isinstance(tree, exp.Export):
+            props = tree.args.get("options")
+            options = _options(list(props.expressions) if props else [])
+            if not options.get("uri"):
+                raise invalid_query("EXPORT DATA requires OPTIONS(uri='gs://...')")
+            if isinstance(tree.this, exp.Query):
+                _name_anonymous_columns(tree.this)
+            return self._make("EXPORT_DATA", tree.this, text, export=options)
         simple = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE", exp.Merge: "MERGE",
                   exp.TruncateTable: "TRUNCATE_TABLE"}
         for cls, kind in simple.items():

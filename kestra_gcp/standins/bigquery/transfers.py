@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,38 @@ def write_rows(warehouse: Warehouse, cur: duckdb.DuckDBPyConnection, ref: TableR
     return int(row[0]) if row else 0
 
 
+@dataclass
+class ExportFormat:
+    """How exported rows are written (extract jobs, EXPORT DATA)."""
+
+    fmt: str = "CSV"
+    header: bool = True
+    delimiter: str = ","
+    gzip: bool = False
+
+
+def export_rows(objects: ObjectCache, cur: duckdb.DuckDBPyConnection, select_sql: str, uri: str,
+                form: ExportFormat, scratch: Path) -> int:
+    """Write a query's rows to one `gs://` object (a `*` in the URI becomes 000000000000); returns its size."""
+    options = {"CSV": [f"FORMAT csv, HEADER {str(form.header).lower()}", f"DELIMITER {quote_literal(form.delimiter)}"],
+               "NEWLINE_DELIMITED_JSON": ["FORMAT json"], "JSON": ["FORMAT json"],
+               "PARQUET": ["FORMAT parquet"]}.get(form.fmt)
+    if options is None:
+        raise unsupported(f"Export format {form.fmt}")
+    if form.gzip and form.fmt != "PARQUET":
+        options.append("COMPRESSION gzip")
+    scratch.mkdir(parents=True, exist_ok=True)
+    local = scratch / f"export-{uuid.uuid4().hex}"
+    try:
+        cur.execute(f"COPY ({select_sql}) TO {quote_literal(str(local))} ({', '.join(options)})")
+        content_type = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}.get(form.fmt, "application/json")
+        return objects.upload(local, uri.replace("*", "000000000000"), content_type)
+    except duckdb.Error as err:
+        raise duck_error(err, 1, 1) from None
+    finally:
+        local.unlink(missing_ok=True)
+
+
 class Transfers:
     """Runs load, copy and extract job configurations."""
 
@@ -106,26 +139,11 @@ class Transfers:
         self.warehouse.open_project(ref.project)
         if self.warehouse.object_kind(cur, ref) is None:
             raise not_found(f"Not found: Table {ref.bq_id()}")
-        fmt = str(config.get("destinationFormat") or "CSV").upper()
-        gzip = str(config.get("compression") or "NONE").upper() == "GZIP"
-        options = {"CSV": [f"FORMAT csv, HEADER {str(config.get('printHeader', True)).lower()}",
-                           f"DELIMITER {quote_literal(str(config.get('fieldDelimiter') or ','))}"],
-                   "NEWLINE_DELIMITED_JSON": ["FORMAT json"], "PARQUET": ["FORMAT parquet"]}.get(fmt)
-        if options is None:
-            raise unsupported(f"Extract format {fmt}")
-        if gzip and fmt != "PARQUET":
-            options.append("COMPRESSION gzip")
-        scratch.mkdir(parents=True, exist_ok=True)
-        local = scratch / f"extract-{uuid.uuid4().hex}"
-        try:
-            cur.execute(f"COPY (SELECT * FROM {ref.duck()}) TO {quote_literal(str(local))} ({', '.join(options)})")
-            content_type = {"CSV": "text/csv", "PARQUET": "application/octet-stream"}.get(fmt, "application/json")
-            uri = str(uris[0]).replace("*", "000000000000")
-            size = self.objects.upload(local, uri, content_type)
-        except duckdb.Error as err:
-            raise duck_error(err, 1, 1) from None
-        finally:
-            local.unlink(missing_ok=True)
+        size = export_rows(self.objects, cur, f"SELECT * FROM {ref.duck()}", str(uris[0]), ExportFormat(
+            fmt=str(config.get("destinationFormat") or "CSV").upper(),
+            header=bool(config.get("printHeader", True)),
+            delimiter=str(config.get("fieldDelimiter") or ","),
+            gzip=str(config.get("compression") or "NONE").upper() == "GZIP"), scratch)
         return Outcome(statement_type="EXTRACT", load={"destinationUriFileCounts": ["1"],
                                                        "inputBytes": str(size)})
 
