@@ -163,7 +163,7 @@ class StepBuilder:
                 {f"{n}_failed": {"assign": [
                     record("FAILED"),
                     {"failed_task": f"${{default(failed_task, {tid})}}"},
-                    {"failure": f'${{default(failure, "task " + {_quote(repr(node.id))} + " failed: " + '
+                    {"failure": f"${{default(failure, {_quote(f'task {node.id!r} failed: ')} + "
                                 "kestra_error_message(e))}"},
                 ]}},
                 {f"{n}_raise": {"raise": "${e}"}},
@@ -174,8 +174,7 @@ class StepBuilder:
                 {f"{n}_failed": {"assign": [record(state)] + ([] if allow_warn else [
                     {"state": "${kestra_warning(state)}"}])}},
                 {f"{n}_log": {"call": "sys.log", "args": {
-                    "text": f'${{"task " + {_quote(repr(node.id))} + " failed (allowFailure): " + '
-                            "kestra_error_message(e)}",
+                    "text": f"${{{_quote(f'task {node.id!r} failed (allowFailure): ')} + kestra_error_message(e)}}",
                     "severity": "WARNING"}}},
             ]
         try_step["except"] = {"as": "e", "steps": on_error}
