@@ -481,3 +481,18 @@ def test_script_with_temp_table(bq: bigquery.Client, dataset: str) -> None:
     assert bq.get_table(f"{dataset}.t").num_rows == 5
     with pytest.raises(exceptions.BadRequest, match="qualified with a dataset"):
         bq.query("SELECT * FROM big").result()
+
+
+def test_object_cache_is_bounded_and_refetches(gcs_emulator: object, bucket: storage.Bucket,
+                                               tmp_path: Path) -> None:
+    from kestra_gcp.standins.bigquery.gcs_objects import ObjectCache
+
+    cache = ObjectCache(tmp_path / "objects", max_bytes=1500)
+    for name in ("a", "b", "c"):
+        bucket.blob(name).upload_from_string(name * 1000)
+    first = cache.fetch([f"gs://{bucket.name}/a"])[0]
+    cache.fetch([f"gs://{bucket.name}/b"])
+    cache.trim()
+    assert not first.exists()
+    assert cache.fetch([f"gs://{bucket.name}/a"])[0].read_text() == "a" * 1000
+    assert sum(p.stat().st_size for p in (tmp_path / "objects").iterdir()) <= 2000

@@ -2,7 +2,9 @@
 
 Objects are streamed to a cache file named after bucket, object and generation (written under a temporary name
 and renamed, so a copy is either complete or absent); a copy is reused while the object's generation is unchanged.
-Gzipped objects are kept compressed with a `.gz` suffix so that DuckDB decompresses them while reading."""
+Gzipped objects are kept compressed with a `.gz` suffix so that DuckDB decompresses them while reading.
+The cache is bounded (`max_bytes`, least recently used copies go first); an evicted copy is fetched again
+when a query needs it."""
 
 from __future__ import annotations
 
@@ -33,8 +35,9 @@ def split_uri(uri: str) -> tuple[str, str]:
 class ObjectCache:
     """Fetches the objects behind `gs://` URIs (one `*` wildcard allowed, as in BigQuery) into `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_bytes: int = 2 * 1024**3) -> None:
         self.root = root
+        self.max_bytes = max_bytes
         self.root.mkdir(parents=True, exist_ok=True)
         self._client: storage.Client | None = None
         self._lock = threading.Lock()
@@ -77,6 +80,17 @@ class ObjectCache:
             raise BigQueryError(503, "backendError", f"Error while writing {uri}: {err.message}") from None
         return path.stat().st_size
 
+    def trim(self) -> None:
+        """Evict the least recently used copies until the cache fits in `max_bytes`."""
+        files = [p for p in self.root.iterdir() if p.is_file() and ".partial-" not in p.name]
+        stats = sorted(((p.stat().st_mtime, p.stat().st_size, p) for p in files), key=lambda t: t[0])
+        total = sum(size for _, size, _ in stats)
+        for _, size, path in stats:
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
     def _blobs(self, uri: str) -> list[storage.Blob]:
         bucket_name, name = split_uri(uri)
         client = self._storage()
@@ -97,6 +111,7 @@ class ObjectCache:
         for suffix in (".gz", ""):
             existing = self.root / (stem + suffix)
             if existing.exists():
+                existing.touch()  # recently used: evicted last
                 return existing
         partial = self.root / f"{stem}.partial-{threading.get_ident()}"
         try:

@@ -272,6 +272,7 @@ class JobService:
         finally:
             for path in job.local_files:
                 path.unlink(missing_ok=True)
+            self.executor.objects.trim()
 
     def _retain(self, cur: duckdb.DuckDBPyConnection, job: Job) -> None:
         """Keep the anonymous result tables of the latest jobs only (BigQuery expires them after a day)."""
