@@ -321,6 +321,12 @@ def parse_flow(text: str, file: str) -> tuple[FlowIR | None, list[Diagnostic]]:
     outputs = data.get("outputs") or []
     if isinstance(outputs, list):
         flow.outputs = [o for o in outputs if isinstance(o, dict)]
+    if flow.outputs:
+        f.warn(("outputs",), "flow 'outputs' are not returned by the compiled workflow (its result carries the "
+                             "task outputs); a Subflow caller reads the child's task outputs")
+    for key in ("sla", "checks", "listeners"):
+        if data.get(key):
+            f.warn((key,), f"'{key}' is ignored by the compiled workflow")
     # triggers
     triggers = data.get("triggers") or []
     if not isinstance(triggers, list):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from compiler.model.common import duration_seconds
 from compiler.tasks.base import TaskBase, TaskSpec
 
 if TYPE_CHECKING:
@@ -204,6 +205,10 @@ def _subflow(node: TaskNode, b: StepBuilder) -> Steps:
                                 "args": {"workflow_id": wid, "location": f'${{{env}LOCATION")}}',
                                          "project_id": f'${{{env}PROJECT_ID")}}', "argument": argument},
                                 "result": f"{n}_result"}
+        if model.timeout:
+            seconds = duration_seconds(model.timeout)
+            if seconds:
+                call["args"]["connector_params"] = {"timeout": max(1, int(seconds))}
         ok = {target("outputs", node.id): {"executionId": None, "state": f"${{{n}_result.state}}",
                                            "outputs": f"${{{n}_result.outputs}}"}}
         steps: Steps = [{f"{n}_run": call}, {f"{n}_outputs": {"assign": [ok]}}]
