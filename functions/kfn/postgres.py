@@ -77,8 +77,10 @@ class _Rows:
     def __iter__(self) -> Iterator[Any]:
         import psycopg
 
+        # chunked streaming (size > 1) needs libpq >= 17; older ones stream row by row
+        size = self.size if psycopg.pq.version() >= 170000 else 1
         try:
-            for row in self.cur.stream(self.query, self.values, size=self.size):
+            for row in self.cur.stream(self.query, self.values, size=size):
                 if not self.columns:
                     self.columns = [d.name for d in self.cur.description or []]
                 yield row
@@ -120,13 +122,16 @@ def _run_statement(
             for row in rows:
                 inline.add(json_row(rows.columns, row))
             return {"rows": inline.rows, "size": len(inline.rows)} if rows.returned else None
-        cur.execute(query, values)
-        if cur.description is None:
+        # NONE / FETCH_ONE: the rest of the rows is drained, streamed (memory stays bounded)
+        rows = _Rows(cur, query, values, min(size, 1000))
+        first = None
+        for row in rows:
+            if first is None:
+                first = row
+        if not rows.returned:
             return None
         if kind == "FETCH_ONE":
-            first = cur.fetchone()
-            names = [d.name for d in cur.description]
-            return {"row": json_row(names, first), "size": 1} if first is not None else {"size": 0}
+            return {"row": json_row(rows.columns, first), "size": 1} if first is not None else {"size": 0}
         return {}
 
 
