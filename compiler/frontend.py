@@ -201,14 +201,21 @@ def unsupported_message(ttype: str, reason: str | None) -> str:
     if reason:
         return f"unsupported task type '{ttype}': {reason}"
     known = supported_types()
-    near = difflib.get_close_matches(ttype, known, n=3, cutoff=0.5)
-    if not near:
-        family = ttype.rsplit(".", 2)[0]
-        near = [t for t in known if t.startswith(family)][:3]
-    if not near:
-        prefix = ".".join(ttype.split(".")[:4])
-        near = [t for t in known if t.startswith(prefix)][:3]
-    hint = f" (nearest supported: {', '.join(near)})" if near else ""
+    family = ".".join(ttype.split(".")[:4])
+    name = ttype.rsplit(".", 1)[-1]
+
+    def score(t: str) -> float:  # same plugin family first, then the closest class name
+        return (t.startswith(family + ".") + difflib.SequenceMatcher(None, name, t.rsplit(".", 1)[-1]).ratio()
+                + difflib.SequenceMatcher(None, ttype, t).ratio() / 10)
+
+    ranked = sorted(known, key=lambda t: (-score(t), t))
+    near = [t for t in ranked if difflib.SequenceMatcher(None, name, t.rsplit(".", 1)[-1]).ratio() >= 0.6][:3]
+    if near:
+        hint = f" (nearest supported: {', '.join(near)})"
+    elif any(t.startswith(family + ".") for t in known):
+        hint = f" (no similar task is supported in {family})"
+    else:
+        hint = f" (no {family} task is supported)"
     return f"unsupported task type '{ttype}'{hint}"
 
 
