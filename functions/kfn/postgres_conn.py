@@ -213,6 +213,11 @@ def connect_error(exc: Exception, spec: ConnSpec) -> FunctionError:
     detail = lines[-1] if lines else type(exc).__name__
     detail = detail.removeprefix("FATAL:").strip()
     where = f"{spec.params.get('dbname', '')}@{spec.key}"
+    unknown_host = "could not translate host name" in detail or (
+        "failed to resolve host" in detail and "Temporary failure" not in detail)
+    if unknown_host:
+        return TaskError(f"cannot connect to {where}: {detail} (map {spec.key} to the real server in "
+                         "KESTRA_GCP_PG_CONNECTIONS)")
     if any(hint in detail for hint in _AUTH_HINTS):
         return TaskError(f"cannot connect to {where}: {detail}")
     return TransientError(f"cannot connect to {where}: {detail}")

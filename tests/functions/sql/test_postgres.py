@@ -250,3 +250,14 @@ def test_time_zone(invoke: Invoke, pg_db: PgDatabase) -> None:
     assert body["outputs"]["row"] == {"tz": "Europe/Paris", "ts": "2024-01-01T01:00:00+01:00"}
     status, body = invoke("postgres", pg_db.task("Query", sql=sql, timeZoneId="Mars/Olympus"))
     assert status == 400 and body["error"]["message"].startswith("postgres: timeZoneId 'Mars/Olympus': ")
+
+
+def test_unknown_host_names_the_override(invoke: Invoke, pg_db: PgDatabase,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KESTRA_GCP_PG_CONNECTIONS", raising=False)
+    task = pg_db.task("Query", url="jdbc:postgresql://pgdatabase.invalid:5432/ny_taxi", sql="SELECT 1")
+    status, body = invoke("postgres", task)
+    assert status == 400
+    assert body["error"]["message"].startswith("postgres: cannot connect to ny_taxi@pgdatabase.invalid:5432: ")
+    assert body["error"]["message"].endswith(
+        "(map pgdatabase.invalid:5432 to the real server in KESTRA_GCP_PG_CONNECTIONS)")
