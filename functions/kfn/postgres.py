@@ -4,7 +4,10 @@ Query/Queries split `sql` into statements and run them in one transaction (Queri
 `transaction: false`), binding Kestra's named `:param` parameters. Each statement that returns rows
 yields an output per `fetchType`: NONE (nothing kept), FETCH_ONE (`row`), FETCH (`rows`, bounded by the
 workflow state size), STORE (an Ion file in execution storage, streamed: `uri`). Queries answers
-`{"outputs": [...]}`, Query the output of its first row-returning statement.
+`{"outputs": [...]}`, Query the output of its first row-returning statement. (Query also accepts several
+statements, as Kestra did before plugin-jdbc refused them in 2025-10: flows written for older Kestra,
+the course's among them, keep working.) A writing transaction is exactly-once per task run
+(`kfn.postgres_ledger`); failures map to the contract's errors with PostgreSQL's own message.
 """
 
 from __future__ import annotations
