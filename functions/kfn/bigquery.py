@@ -222,7 +222,7 @@ def _create_dataset(call: Call) -> dict[str, Any]:
     from google.cloud import bigquery
 
     bq = client(call)
-    name = call.prop("name") or call.require("dataset")
+    name = call.prop("dataset") or call.require("name")  # `dataset`: the name older flows use
     if_exists = _enum(call, "ifExists", ("ERROR", "UPDATE", "SKIP")) or "ERROR"
     dataset = bigquery.Dataset(f"{bq.project}.{name}" if "." not in str(name) else str(name))
     dataset.location = call.prop("location")
