@@ -37,6 +37,7 @@ UPLOAD_CHUNK = 64 * 1024 * 1024
 QUEUE_DEPTH = 8
 MAX_REDIRECTS = 10
 _TRANSIENT_CODES = {408, 429, 500, 502, 503, 504}
+_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 _END = object()
 
 
@@ -96,6 +97,11 @@ def _auth_headers(options: dict[str, Any]) -> dict[str, str]:
     raise TaskError(f"options.auth.type {kind!r} is not supported (BASIC, BEARER)")
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _open(call: Call, url: str, opts: Options) -> requests.Response:
     """Send the request, following redirects by hand so that every hop passes the SSRF guard."""
     method = str(call.prop("method", "GET")).upper()
@@ -129,8 +135,10 @@ def _open(call: Call, url: str, opts: Options) -> requests.Response:
         if not (opts.follow_redirects and response.is_redirect and "location" in response.headers):
             return response
         response.close()
-        url = requests.compat.urljoin(url, response.headers["location"])
-        params = None
+        target = requests.compat.urljoin(url, response.headers["location"])
+        if _origin(target) != _origin(url):  # credentials stay with the origin they were given for
+            headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+        url, params = target, None
         if response.status_code in (301, 302, 303) and method != "HEAD":
             method, data = "GET", None
     raise TaskError(f"{method} {display_url(url)}: more than {MAX_REDIRECTS} redirects")

@@ -85,26 +85,24 @@ def check_url(url: str) -> None:
         check_address(host, str(info[4][0]), url)
 
 
+def _checked_peer(host: str, sock: socket.socket) -> socket.socket:
+    """`sock` if the address it is connected to passes `check_address`; otherwise close it and raise."""
+    try:
+        check_address(host, str(sock.getpeername()[0]))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        try:
-            check_address(self.host, str(sock.getpeername()[0]))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return _checked_peer(self.host, super()._new_conn())
 
 
 class _GuardedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        try:
-            check_address(self.host, str(sock.getpeername()[0]))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return _checked_peer(self.host, super()._new_conn())
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):

@@ -48,6 +48,12 @@ def _echo_post(handler: BaseHTTPRequestHandler) -> None:
     httpserver.body(payload, "text/plain")(handler)
 
 
+def _to_other_origin(handler: BaseHTTPRequestHandler) -> None:
+    """Redirect to /echo on the same server under another host name (a different origin)."""
+    port = handler.headers["Host"].rsplit(":", 1)[1]
+    httpserver.redirect(f"http://localhost:{port}/echo")(handler)
+
+
 ROUTES: dict[str, httpserver.Route] = {
     "/data/yellow.csv.gz": httpserver.body(gzip.compress(CSV), "application/gzip"),
     "/multi.gz": httpserver.body(gzip.compress(b"a,b\n") + gzip.compress(b"c,d\n")),
@@ -62,6 +68,7 @@ ROUTES: dict[str, httpserver.Route] = {
     "/truncated.gz": httpserver.body(gzip.compress(CSV)[:5000]),
     "/slow": _slow,
     "/echo": _echo_post,
+    "/elsewhere": _to_other_origin,
 }
 
 
@@ -215,6 +222,19 @@ def test_post_with_body_and_secret_auth(
     status, body = invoke("download", task)
     assert status == 200, body
     assert _read(body["outputs"]["uri"]) == b'auth=Bearer tok-123;body={"q": 1}'
+
+
+def test_credentials_are_not_sent_to_another_origin_on_redirect(
+    site: str, state_bucket: str, invoke: Invoke
+) -> None:
+    auth = {"type": "BEARER", "token": "tok-456"}
+    task = {"id": "t", "type": TYPE, "uri": f"{site}/elsewhere", "options": {"auth": auth}, "saveAs": "e.txt"}
+    status, body = invoke("download", task)
+    assert status == 200, body
+    assert _read(body["outputs"]["uri"]) == b"auth=;body="
+    task["uri"] = f"{site}/echo"
+    status, body = invoke("download", task)
+    assert status == 200 and _read(body["outputs"]["uri"]) == b"auth=Bearer tok-456;body="
 
 
 def test_guarded_session_checks_the_connected_address(site: str, monkeypatch: pytest.MonkeyPatch) -> None:
