@@ -72,18 +72,9 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
         items = [compile_node(n, where, subworkflows) for n in node[1]]
         return lambda s: [f(s) for f in items]
     if kind == "map":
-        pairs = [(compile_node(k, where, subworkflows), compile_node(v, where, subworkflows)) for k, v in node[1]]
-
-        def mapping(s: Scope) -> Any:
-            out: dict[str, Any] = {}
-            for kf, vf in pairs:
-                k = kf(s)
-                if not isinstance(k, str):
-                    raise type_error(f"map keys must be strings, got {ops.type_name(k)}")
-                out[k] = vf(s)
-            return out
-
-        return mapping
+        return _map_of(
+            [(compile_node(k, where, subworkflows), compile_node(v, where, subworkflows)) for k, v in node[1]]
+        )
     if kind == "neg":
         operand = compile_node(node[1], where, subworkflows)
         return lambda s: ops.neg(operand(s))
@@ -197,22 +188,28 @@ def compile_value(value: Any, where: str, subworkflows: frozenset[str] | None = 
             fields = [(str(k), compile_value(v, where, subworkflows)) for k, v in value.items()]
             return lambda s: {k: f(s) for k, f in fields}
         # Dynamic keys: a key that is a whole ${...} is evaluated and must give a string.
-        pairs = [
-            (compile_value(str(k), where, subworkflows), compile_value(v, where, subworkflows))
-            for k, v in value.items()
-        ]
-
-        def dynamic_map(s: Scope) -> Any:
-            out: dict[str, Any] = {}
-            for kf, vf in pairs:
-                k = kf(s)
-                if not isinstance(k, str):
-                    raise type_error(f"map keys must be strings, got {ops.type_name(k)}")
-                out[k] = vf(s)
-            return out
-
-        return dynamic_map
+        return _map_of(
+            [
+                (compile_value(str(k), where, subworkflows), compile_value(v, where, subworkflows))
+                for k, v in value.items()
+            ]
+        )
     return lambda s: value
+
+
+def _map_of(pairs: list[tuple[Evaluator, Evaluator]]) -> Evaluator:
+    """An evaluator building a map from evaluated (key, value) pairs; every key must evaluate to a string."""
+
+    def mapping(s: Scope) -> Any:
+        out: dict[str, Any] = {}
+        for kf, vf in pairs:
+            k = kf(s)
+            if not isinstance(k, str):
+                raise type_error(f"map keys must be strings, got {ops.type_name(k)}")
+            out[k] = vf(s)
+        return out
+
+    return mapping
 
 
 def is_dynamic(value: Any) -> bool:

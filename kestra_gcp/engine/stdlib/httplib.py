@@ -5,6 +5,7 @@ error tagging (HttpError, ConnectionError, ConnectionFailedError, TimeoutError).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import urllib.parse
 from typing import Any
@@ -173,19 +174,15 @@ builtin("http.request", blocking=True)(request)
 
 
 def _method(name: str) -> None:
-    def call(
-        rt: Any,
-        url: Any,
-        timeout: Any = None,
-        body: Any = None,
-        headers: Any = None,
-        query: Any = None,
-        auth: Any = None,
-        private_service_name: Any = None,
-        ca_certificate: Any = None,
-    ) -> dict[str, Any]:
-        return request(rt, name, url, timeout, body, headers, query, auth, private_service_name, ca_certificate)
+    """Register `http.<name>`: `http.request` with the method fixed (and not an argument)."""
 
+    def call(rt: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return request(rt, name, *args, **kwargs)
+
+    full = inspect.signature(request)
+    call.__signature__ = full.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in full.parameters.values() if p.name != "method"]
+    )
     builtin(f"http.{name.lower()}", blocking=True)(call)
 
 
