@@ -140,7 +140,11 @@ class StepBuilder:
         n = self.unique(step_name(node.id))
         self._node_names[id(node)] = n
         v_start, v_att = f"{n}_start", f"{n}_attempts"
+        outer = self.expr.hoist, self.expr.hoist_prefix
+        self.expr.hoist, self.expr.hoist_prefix = [], n
         core = node.spec.generate(node, self)
+        core = [*self.expr.hoist, *core]
+        self.expr.hoist, self.expr.hoist_prefix = outer
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
             self.done.setdefault(kid.id, kid.spec.outputs)

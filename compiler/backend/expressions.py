@@ -16,6 +16,11 @@ except ImportError:  # pragma: no cover - while the Pebble package is being writ
     _pebble = None  # type: ignore[assignment]
     _AVAILABLE = False
 
+import re
+
+EXPRESSION_LIMIT = 380  # Workflows limits the length of one expression (400 characters per the emulator docs)
+_PIECES = re.compile(r"(\{\{.*?\}\})", re.DOTALL)
+
 _STYLES = {"|": "literal", ">": "folded", '"': "double", "'": "single", "": "plain"}
 
 
@@ -35,6 +40,8 @@ class Expressions:
     kv: set[tuple[str, str]] = field(default_factory=set)
     secrets: set[str] = field(default_factory=set)
     check_only: bool = False  # validation: parse and check templates, skip code generation
+    hoist: list[dict[str, Any]] | None = None  # while a task is generated: steps that build long values
+    hoist_prefix: str = ""  # the task's allocated name (variables of parallel branches must not collide)
 
     def origin(self, path: Path) -> Any:
         pos = self.source.value(path)
@@ -68,7 +75,39 @@ class Expressions:
         self.diagnostics.extend(out.diagnostics)
         self.kv |= out.collected.kv
         self.secrets |= out.collected.secrets
-        return ExprResult(out.value, out.type)
+        value = out.value
+        if (self.hoist is not None and out.ok and isinstance(value, str) and len(value) > EXPRESSION_LIMIT
+                and "{%" not in text and "{#" not in text):
+            value = self._hoist(text, path, scope, value)
+        return ExprResult(value, out.type)
+
+    def _hoist(self, text: str, path: Path, scope: Any, whole: str) -> str:
+        """Build a long template piece by piece in assign steps (Workflows limits expression length).
+
+        Literal text goes into variables as plain YAML strings; each `{{ }}` becomes a short expression
+        appended to an accumulator. The steps are collected in `hoist` for the task being generated."""
+        assert self.hoist is not None
+        pieces = [p for p in _PIECES.split(text) if p]
+        acc = f"{self.hoist_prefix}_long{len(self.hoist) + 1}"
+        assigns: list[dict[str, Any]] = [{acc: ""}]
+        for i, piece in enumerate(pieces):
+            if piece.startswith("{{"):
+                out = _pebble.compile_template(piece, self.origin(path), _pebble.CodegenContext(scope))
+                part = out.value
+                if not out.ok or (isinstance(part, str) and len(part) > EXPRESSION_LIMIT):
+                    return whole  # one {{ }} too long on its own: nothing better to do
+                if isinstance(part, str) and part.startswith("${") and part.endswith("}"):
+                    assigns.append({acc: f"${{{acc} + string({part[2:-1]})}}"})
+                else:
+                    assigns.append({f"{acc}_{i}": part if isinstance(part, str) else str(part)})
+                    assigns.append({acc: f"${{{acc} + {acc}_{i}}}"})
+            else:
+                assigns.append({f"{acc}_{i}": piece})
+                assigns.append({acc: f"${{{acc} + {acc}_{i}}}"})
+        chunks = range(0, len(assigns), 50)  # 50 assignments per assign step
+        self.hoist.extend({f"{acc}_build{i + 1}": {"assign": assigns[start : start + 50]}}
+                          for i, start in enumerate(chunks))
+        return f"${{{acc}}}"
 
     def value(self, value: Any, path: Path, scope: Any) -> Any:
         """The Workflows form of a property value (maps and lists compiled element by element)."""

@@ -100,3 +100,20 @@ def test_no_secret_reference_leaks_as_value() -> None:
     result = compile_paths([FLOWS / "gcp_taxi.yaml"])
     text = result.workflows["zoomcamp-gcp_taxi"]
     assert "serviceAccount" not in text and "GCP_SERVICE_ACCOUNT" not in text
+
+
+def _expressions(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [e for v in value.values() for e in _expressions(v)]
+    if isinstance(value, list):
+        return [e for v in value for e in _expressions(v)]
+    return [value] if isinstance(value, str) and value.startswith("${") else []
+
+
+def test_expressions_stay_short(compiled: dict[str, str]) -> None:
+    """Long templates (the SQL of the taxi flows) are built in assign steps, one short expression each."""
+    from compiler.backend.expressions import EXPRESSION_LIMIT
+
+    for wid, text in compiled.items():
+        longest = max(_expressions(YAML(typ="safe").load(text)), key=len)
+        assert len(longest) <= EXPRESSION_LIMIT, (wid, longest[:120])
