@@ -120,22 +120,37 @@ def to_workflows(template: Template, ctx: CodegenContext) -> Compiled:
     except PebbleError as e:
         return Compiled(template.source, "string", 0,
                         [_diag(template.origin, template.source, e.message, e.pos)], gen.collected)
-    size = max([size, *(len(code) - 3 for _, code in gen.prelude)])
-    return Compiled(value, vtype, size, [], gen.collected, list(gen.prelude))
+    return Compiled(value, vtype, _widest(size, gen), [], gen.collected, list(gen.prelude))
+
+
+def _widest(size: int, gen: Generator) -> int:
+    """The longest expression of a compiled value: its own, or one of its prelude's (`${...}` not counted)."""
+    return max([size, *(len(code) - 3 for _, code in gen.prelude)])
+
+
+def _parse_and_check(
+    text: str, origin: Origin, ctx: CodegenContext, vtype: str
+) -> tuple[Template, list[Diagnostic], Collected] | Compiled:
+    """The parsed template, its warnings and what it collected; or, when it has errors, the failed result."""
+    try:
+        tpl = parse_template(text, origin)
+    except TemplateError as e:
+        return Compiled(text, vtype, 0, [e.diagnostic])
+    collected = Collected()
+    diags = check(tpl, ctx.scope, collected)
+    if any(d.is_error for d in diags):
+        return Compiled(text, vtype, 0, diags, collected)
+    return tpl, diags, collected
 
 
 def compile_template(text: str, origin: Origin, ctx: CodegenContext) -> Compiled:
     """Parse, check and compile in one call; never raises (problems are in `.diagnostics`)."""
     if not has_template(text):
         return to_workflows(Template(text, origin, (ast.Text(0, text),) if text else ()), ctx)
-    try:
-        tpl = parse_template(text, origin)
-    except TemplateError as e:
-        return Compiled(text, "string", 0, [e.diagnostic])
-    collected = Collected()
-    diags = check(tpl, ctx.scope, collected)
-    if any(d.is_error for d in diags):
-        return Compiled(text, "string", 0, diags, collected)
+    checked = _parse_and_check(text, origin, ctx, "string")
+    if isinstance(checked, Compiled):
+        return checked
+    tpl, diags, collected = checked
     out = to_workflows(tpl, ctx)
     out.diagnostics[:0] = diags
     out.collected.merge(collected)
@@ -148,19 +163,14 @@ def compile_condition(value: Any, origin: Origin, ctx: CodegenContext) -> Compil
     A non-string YAML value (true/false/number) is judged at compile time. Never raises."""
     if not isinstance(value, str):
         return Compiled(value is not None and str(value).lower() not in ("false", "0", "-0", ""), "bool")
-    try:
-        tpl = parse_template(value, origin)
-    except TemplateError as e:
-        return Compiled(value, "bool", 0, [e.diagnostic])
-    collected = Collected()
-    diags = check(tpl, ctx.scope, collected)
-    if any(d.is_error for d in diags):
-        return Compiled(value, "bool", 0, diags, collected)
+    checked = _parse_and_check(value, origin, ctx, "bool")
+    if isinstance(checked, Compiled):
+        return checked
+    tpl, diags, collected = checked
     gen = Generator(ctx)
     try:
         cond, size = gen.condition(tpl.body)
     except PebbleError as e:
         return Compiled(value, "bool", 0, [_diag(origin, value, e.message, e.pos)], collected)
     gen.collected.merge(collected)
-    size = max([size, *(len(code) - 3 for _, code in gen.prelude)])
-    return Compiled(cond, "bool", size, diags, gen.collected, list(gen.prelude))
+    return Compiled(cond, "bool", _widest(size, gen), diags, gen.collected, list(gen.prelude))
