@@ -99,6 +99,16 @@ class _Parser:
             else:  # pragma: no cover - the lexer never yields other kinds here
                 raise PebbleError(f"unexpected {self.describe(t)}", t.pos)
 
+    def parse_else(self, end: Token, tag: str, end_tag: str, pos: int) -> tuple[ast.Stmt, ...]:
+        """The `{% else %}` body up to `{% <end_tag> %}` when the body before stopped at `end` = else; else none."""
+        if end.value != "else":
+            return ()
+        self.expect_close("tag_close", "%}")
+        body, closer = self.parse_body((end_tag,))
+        if closer is None:
+            raise PebbleError(f"'{{% {tag} %}}' is not closed by '{{% {end_tag} %}}'", pos)
+        return body
+
     def expect_close(self, kind: str, text: str) -> None:
         if self.tok.kind != kind:
             raise PebbleError(f"expected '{text}' but found {self.describe(self.tok)}", self.tok.pos)
@@ -117,12 +127,7 @@ class _Parser:
                 if end.value == "elseif":
                     cond = self.parse_expression()
                     continue
-                orelse: tuple[ast.Stmt, ...] = ()
-                if end.value == "else":
-                    self.expect_close("tag_close", "%}")
-                    orelse, end2 = self.parse_body(("endif",))
-                    if end2 is None:
-                        raise PebbleError("'{% if %}' is not closed by '{% endif %}'", open_tok.pos)
+                orelse = self.parse_else(end, "if", "endif", open_tok.pos)
                 self.expect_close("tag_close", "%}")
                 return ast.If(open_tok.pos, tuple(branches), orelse)
         if name.value == "for":
@@ -139,12 +144,7 @@ class _Parser:
             body, end = self.parse_body(("else", "endfor"))
             if end is None:
                 raise PebbleError("'{% for %}' is not closed by '{% endfor %}'", open_tok.pos)
-            orelse = ()
-            if end.value == "else":
-                self.expect_close("tag_close", "%}")
-                orelse, end2 = self.parse_body(("endfor",))
-                if end2 is None:
-                    raise PebbleError("'{% for %}' is not closed by '{% endfor %}'", open_tok.pos)
+            orelse = self.parse_else(end, "for", "endfor", open_tok.pos)
             self.expect_close("tag_close", "%}")
             return ast.For(open_tok.pos, var, iterable, body, orelse, key_var)
         if name.value == "set":

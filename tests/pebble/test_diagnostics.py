@@ -17,6 +17,8 @@ ERRORS: list[tuple[str, str, int]] = [
     ("{{ 'abc }}", "unterminated string literal", 4),
     ("{% for x in inputs.tags %}x", "'{% for %}' is not closed", 1),
     ("{% if inputs.flag %}x", "'{% if %}' is not closed", 1),
+    ("{% for x in inputs.tags %}x{% else %}y", "'{% for %}' is not closed by '{% endfor %}'", 1),
+    ("{% if inputs.flag %}x{% else %}y", "'{% if %}' is not closed by '{% endif %}'", 1),
     ("{% endif %}", "without a matching opening tag", 4),
     ("{% macro m() %}{% endmacro %}", "tag 'macro' is not supported", 4),
     ("{{ inputs.flag ? 'a' }}", "expected ':'", 22),
