@@ -53,12 +53,13 @@ TYPES = {
 }
 
 RUN_COPYIN = """
-import json, sys
+import json, sys, time
 from kfn.request import Call, ExecutionRef
 from kfn import postgres
 task, exec_ref = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+started = time.perf_counter()
 out = postgres.handle(Call("postgres", task, ExecutionRef.model_validate(exec_ref)))
-print(json.dumps({"rows": out["rowCount"]}))
+print(json.dumps({"rows": out["rowCount"], "handle_s": time.perf_counter() - started}))
 """
 
 # The course's module-1 ingestion script, reduced to its loading loop.
@@ -102,6 +103,7 @@ class Method:
 
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
+    handle_seconds: list[float] = field(default_factory=list)
     error: str | None = None
 
 
@@ -184,7 +186,9 @@ class LoadBench:
             row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else -1
 
-    def run(self, method: str, csv: Path, uri: str) -> tuple[float, float]:
+    def run(self, method: str, csv: Path, uri: str) -> tuple[float, float, float | None]:
+        """Loads csv with one method; returns process wall seconds, its peak RSS in MB and, for the
+        function, the seconds spent inside handle() (without interpreter start and imports)."""
         table = f"t_{method}"
         self.fresh_table(table)
         sa_url = self.url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -197,8 +201,9 @@ class LoadBench:
             ref = {"id": uuid.uuid4().hex, "namespace": "bench", "flowId": "load"}
             env = dict(os.environ, STORAGE_EMULATOR_HOST=self.emulator.url, KESTRA_GCP_BUCKET="state",
                        PYTHONPATH=str(FUNCTIONS))
-            seconds, rss, _ = timed_child([sys.executable, "-c", RUN_COPYIN, json.dumps(task), json.dumps(ref)],
-                                          cwd=FUNCTIONS, env=env)
+            seconds, rss, out = timed_child([sys.executable, "-c", RUN_COPYIN, json.dumps(task),
+                                             json.dumps(ref)], cwd=FUNCTIONS, env=env)
+            return seconds, rss, float(json.loads(out.strip().splitlines()[-1])["handle_s"])
         elif method == "psql_copy":
             seconds, rss, _ = timed_child([shutil.which("psql") or "psql", self.url, "-X", "-q", "-v",
                                            "ON_ERROR_STOP=1", "-c",
@@ -218,10 +223,9 @@ class LoadBench:
             env = dict(os.environ, RUNTIME__LOG_LEVEL="WARNING", DLT_DATA_DIR=str(self.work / "dlt-data"))
             seconds, rss, _ = timed_child([str(BASELINES_PY), "-c", RUN_DLT, self.url, str(csv), table,
                                            str(pipelines)], env=env)
-            table = f"dlt_bench.{table}"
         else:
             raise ValueError(method)
-        return seconds, rss
+        return seconds, rss, None
 
     def drop(self, method: str) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -245,7 +249,7 @@ def measure(bench: LoadBench, rows: int, runs: int, methods: list[str]) -> dict[
             if res.error:
                 continue
             try:
-                seconds, rss = bench.run(method, csv, uri)
+                seconds, rss, handle = bench.run(method, csv, uri)
                 table = f"dlt_bench.t_{method}" if method == "dlt" else f"t_{method}"
                 loaded = bench.count(table)
                 if loaded != rows:
@@ -258,6 +262,8 @@ def measure(bench: LoadBench, rows: int, runs: int, methods: list[str]) -> dict[
                 bench.drop(method)
             res.seconds.append(seconds)
             res.peak_rss_mb.append(rss)
+            if handle is not None:
+                res.handle_seconds.append(handle)
             print(f"  {rows:,} rows, run {run + 1}: {method} {seconds:.2f}s, peak RSS {rss:.0f} MB",
                   file=sys.stderr, flush=True)
     out: dict[str, Any] = {"rows": rows, "csv_mb": round(csv.stat().st_size / 1e6, 1), "methods": {}}
@@ -270,6 +276,8 @@ def measure(bench: LoadBench, rows: int, runs: int, methods: list[str]) -> dict[
             "rows_per_s": round(rows / statistics.median(res.seconds)),
             "peak_rss_mb": round(max(res.peak_rss_mb), 1),
         }
+        if res.handle_seconds:
+            out["methods"][method]["handle_seconds"] = [round(s, 3) for s in res.handle_seconds]
     return out
 
 
