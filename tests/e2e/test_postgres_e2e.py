@@ -69,9 +69,11 @@ def test_postgres_taxi_loads_a_month_and_rerun_is_idempotent(cli: Cli, taxi: str
 
 def test_download_404_fails_naming_task_and_url_and_merges_nothing(cli: Cli) -> None:
     flow = cli.flow("postgres_taxi")
-    with cli.pg() as conn:
-        exists = conn.execute("SELECT to_regclass('public.green_tripdata')").fetchone()[0]
-        before = conn.execute("SELECT count(*) FROM public.green_tripdata").fetchone()[0] if exists else 0
+    before = 0
+    if cli.services()["postgres"]["running"]:  # tests may run in any order (and on several workers)
+        with cli.pg() as conn:
+            exists = conn.execute("SELECT to_regclass('public.green_tripdata')").fetchone()[0]
+            before = conn.execute("SELECT count(*) FROM public.green_tripdata").fetchone()[0] if exists else 0
     code, result, stderr = cli.run_json(flow, "taxi=green", "year=2023", "month=01")  # not in the release
     assert code == 1
     assert result["state"] == "FAILED"
@@ -79,12 +81,13 @@ def test_download_404_fails_naming_task_and_url_and_merges_nothing(cli: Cli) -> 
     assert "extract" in message
     assert "green_tripdata_2023-01.csv.gz" in message and "404" in message
     assert "Traceback" not in stderr
+    assert result["error"]["taskId"] == "extract"
+    ran = {run["id"] for run in result["taskRuns"]}
+    assert not ran & {"green_copy_in_to_staging_table", "green_merge_data"}
     with cli.pg() as conn:
         exists = conn.execute("SELECT to_regclass('public.green_tripdata')").fetchone()[0]
         after = conn.execute("SELECT count(*) FROM public.green_tripdata").fetchone()[0] if exists else 0
-        assert after == before
-        assert conn.execute("SELECT count(*) FROM public.green_tripdata "
-                            "WHERE filename = 'green_tripdata_2023-01.csv'").fetchone()[0] == 0 if exists else True
+    assert after == before
 
 
 def test_postgres_taxi_scheduled_backfill_three_months_concurrency_1(cli: Cli) -> None:
