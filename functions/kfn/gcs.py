@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kfn import storage
 from kfn.errors import Conflict, NotFound, TaskError
-from kfn.request import Call
+from kfn.request import Call, dispatch
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob
@@ -210,10 +210,4 @@ _HANDLERS = {
 
 
 def handle(call: Call) -> dict[str, Any]:
-    handler = _HANDLERS.get(call.short_type)
-    if handler is None or not call.type.startswith("io.kestra.plugin.gcp.gcs."):
-        raise TaskError(
-            f"task '{call.task_id}': type {call.type} is not served by this function "
-            f"(io.kestra.plugin.gcp.gcs.{'/'.join(_HANDLERS)})"
-        )
-    return handler(call)
+    return dispatch(call, "io.kestra.plugin.gcp.gcs", _HANDLERS)

@@ -16,7 +16,7 @@ from typing import Any
 from kfn import storage
 from kfn.durations import parse_duration
 from kfn.errors import Conflict, NotFound, TaskError
-from kfn.request import Call
+from kfn.request import Call, dispatch
 
 TYPES = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -224,10 +224,4 @@ _HANDLERS = {"Set": _set, "Get": _get, "Delete": _delete, "GetKeys": _get_keys}
 
 
 def handle(call: Call) -> dict[str, Any]:
-    handler = _HANDLERS.get(call.short_type)
-    if handler is None or not call.type.startswith("io.kestra.plugin.core.kv."):
-        raise TaskError(
-            f"task '{call.task_id}': type {call.type} is not served by this function "
-            f"(io.kestra.plugin.core.kv.{'/'.join(_HANDLERS)})"
-        )
-    return handler(call)
+    return dispatch(call, "io.kestra.plugin.core.kv", _HANDLERS)

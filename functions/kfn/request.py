@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,3 +92,16 @@ class Call:
         if self.execution is None:
             raise TaskError("request has no execution")
         return self.execution
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+def dispatch(call: Call, package: str, handlers: Mapping[str, Handler]) -> dict[str, Any]:
+    """Run the handler for the task's type `<package>.<Name>`; a TaskError names the types served."""
+    handler = handlers.get(call.short_type)
+    if handler is None or not call.type.startswith(f"{package}."):
+        raise TaskError(
+            f"task '{call.task_id}': type {call.type} is not served by this function ({package}.{'/'.join(handlers)})"
+        )
+    return handler(call)

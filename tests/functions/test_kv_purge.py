@@ -40,6 +40,16 @@ def test_bad_typed_value(state_bucket: str, invoke: Invoke) -> None:
     assert status == 400 and body["error"]["message"] == "kv: key 'k': 'abc' is not a valid NUMBER"
 
 
+def test_type_not_served(state_bucket: str, invoke: Invoke) -> None:
+    for kestra_type in (KV + "Rename", "io.kestra.plugin.gcp.gcs.Get"):
+        status, body = invoke("kv", {"id": "x", "type": kestra_type, "key": "k"})
+        assert status == 400 and body["error"]["type"] == "TaskError", body
+        assert body["error"]["message"] == (
+            f"kv: task 'x': type {kestra_type} is not served by this function "
+            "(io.kestra.plugin.core.kv.Set/Get/Delete/GetKeys)"
+        )
+
+
 def test_overwrite_false_and_ttl(state_bucket: str, invoke: Invoke) -> None:
     task = {"id": "s", "type": KV + "Set", "key": "once", "value": "a", "overwrite": False}
     assert invoke("kv", task)[0] == 200
