@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from compiler.diagnostics import Diagnostic, Severity, did_you_mean
 from compiler.ir import FlowIR, TaskNode, TriggerIR, workflow_id
 from compiler.model.common import ID_RE, NAMESPACE_RE, Strict, validation_diagnostics
-from compiler.model.inputs import Input, check_input
+from compiler.model.inputs import Input, check_input, check_value
 from compiler.model.retry import Retry
 from compiler.model.triggers import (
     FLOW,
@@ -348,7 +348,23 @@ def parse_flow(text: str, file: str) -> tuple[FlowIR | None, list[Diagnostic]]:
             f.err(("triggers", i, "id"), f"duplicate trigger id '{trig.id}'")
         seen[trig.id] = ("triggers", i)
         flow.triggers.append(trig)
+        _check_trigger_inputs(f, flow, trig)
     return flow, f.diags
+
+
+def _check_trigger_inputs(f: _Front, flow: FlowIR, trig: TriggerIR) -> None:
+    """A trigger's `inputs` must name the flow's inputs with acceptable values."""
+    by_id = {i.id: i for i in flow.inputs}
+    for key, value in (getattr(trig.model, "inputs", None) or {}).items():
+        path = (*trig.path, "inputs", key)
+        inp = by_id.get(str(key))
+        if inp is None:
+            f.err(path, f"trigger '{trig.id}' sets unknown input '{key}'"
+                        f"{did_you_mean(str(key), list(by_id))}", at_key=True)
+            continue
+        why = check_value(inp, value)
+        if why:
+            f.err(path, f"trigger '{trig.id}': input '{key}': {why.replace('default ', '', 1)}")
 
 
 def _remove_disabled(items: list[Any], path: Path, source: SourceMap) -> list[Any]:
