@@ -227,8 +227,14 @@ def bench_e2e(profile: Profile) -> dict[str, Any]:
     return result
 
 
+def bench_gcp_e2e(profile: Profile) -> dict[str, Any]:
+    out = run_logged("gcp_e2e", [PY, str(BENCH / "bench_gcp_e2e.py"), "--rows", str(profile.e2e_rows), "--rounds",
+                                 str(profile.runs)], timeout=1200, attempts=2)
+    return dict(last_json(out))
+
+
 BENCHES = {"load": bench_load, "download": bench_download, "engine": bench_engine, "compiler": bench_compiler,
-           "e2e": bench_e2e}
+           "e2e": bench_e2e, "gcp_e2e": bench_gcp_e2e}
 
 
 def main() -> int:
