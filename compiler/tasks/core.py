@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -211,8 +212,11 @@ def _request(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     elif "formData" in node.raw:
         args["body"] = b.value(node, "formData")
     for unsupported in ("options", "sslOptions", "encryptBody"):
-        if unsupported in node.raw and unsupported != "options":
+        if unsupported in node.raw:
             b.error((*node.path, unsupported), f"'{unsupported}' is not compiled for http.Request")
+    if "{{secret:" in repr(args) or re.search(r"secret\s*\(", repr(node.raw)):
+        b.error(node.path, "secret() cannot be used in http.Request: Workflows makes this call itself and never "
+                           "sees secret values (use a function-backed task, e.g. http.Download)")
     return [
         {f"{n}_request": {"call": "http.request", "args": args, "result": f"{n}_http"}},
         {f"{n}_body": {"switch": [
