@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from compiler.pebble import ast, dates
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
-from compiler.pebble.registry import FILTERS
+from compiler.pebble.registry import FILTERS, Signature
 from compiler.pebble.wexpr import ADD, ATOM, CMP, MUL, W, call, const, index, member
 
 if TYPE_CHECKING:
@@ -64,132 +66,175 @@ def compile_filter(g: Generator, e: ast.Filter) -> W:
     if name == "dateAdd":
         return _date_add(g, e, W("", "any"), sig)
     v = g.expr(e.operand)
-    args = e.args
     if v.is_const and isinstance(v.const, str) and "{{secret:" in v.const and name != "string":
         raise PebbleError(f"filter '{name}' cannot be applied to a secret: secret() is only resolved by the "
                           "function that uses it, so it can only be inserted as text", e.name_pos)
-
-    def arg(i: int) -> W | None:
-        return g.arg(args, i, sig)
-
-    def const_arg(i: int, what: str) -> object:
-        return g.const_arg(args, i, sig, f"{name}: {what}", e.name_pos)
-
-    if v.is_const and name in ("upper", "lower", "trim", "length", "first", "last", "toJson", "json", "string"):
+    if v.is_const and name in _FOLDED:
         return const(_fold(name, v.const))
     if name in _SIMPLE:
         return call(_SIMPLE[name], g.stringify(v), type="string")
-    if name == "trim":
-        return call("text.replace_all_regex", g.stringify(v), '"^\\\\s+|\\\\s+$"', '""', type="string")
-    if name == "length":
-        return call("len", v, type="int")
-    if name == "string":
-        return g.stringify(v)
-    if name in ("toJson", "json"):
-        return call("json.encode_to_string", v, type="string")
-    if name in ("first", "last"):
-        t = g.temp(v)
-        if v.type == "string":
-            rng = "0, 1" if name == "first" else f"len({t.code}) - 1, len({t.code})"
-            return W(f"text.substring({t.code}, {rng})", "string")
-        idx = "0" if name == "first" else f"len({t.code}) - 1"
-        return W(f"{t.at(ATOM)}[{idx}]", "any")
-    if name == "abs":
-        return call("math.abs", v, type=v.type)
-    if name == "keys":
-        return call("keys", v, type="list")
-    if name == "number":
-        return _number(g, v, const_arg(0, "type"), e)
-    if name == "replace":
-        return _replace(g, v, e)
-    if name == "split":
-        delim = const_arg(0, "delimiter")
-        if not isinstance(delim, str) or _REGEX_META.search(delim) or not delim:
-            raise PebbleError("split: the delimiter must be a constant without regex characters "
-                              "(Pebble splits on a regular expression)", e.name_pos)
-        if arg_value(args, 1, sig) is not None:
-            raise PebbleError("split: 'limit' cannot be compiled", e.name_pos)
-        return call("text.split", g.stringify(v), const(delim), type="list")
-    if name == "join":
-        return _join(g, v, const_arg(0, "separator"), e)
-    if name in ("startsWith", "endsWith"):
-        x = arg(0)
-        assert x is not None
-        if x.is_const and isinstance(x.const, str):
-            rx = "^" + _regex_quote(x.const) if name == "startsWith" else _regex_quote(x.const) + "$"
-            return call("text.match_regex", g.stringify(v), const(rx), type="bool")
-        t, xs = g.temp(g.stringify(v)), g.temp(g.stringify(x))
-        if name == "startsWith":
-            return W(f"text.substring({t.code}, 0, len({xs.code})) == {xs.at(ADD)}", "bool", CMP)
-        return W(f"text.substring({t.code}, len({t.code}) - len({xs.code}), len({t.code})) == {xs.at(ADD)}",
-                 "bool", CMP)
-    if name.startswith("substring"):
-        return _substring(g, name, v, arg(0), e)
-    if name in ("indent", "nindent"):
-        amount = const_arg(0, "amount")
-        prefix = const_arg(1, "prefix")
-        prefix = " " if prefix is None else prefix
-        if not isinstance(amount, int) or amount < 0 or not isinstance(prefix, str):
-            raise PebbleError(f"{name}: 'amount' must be a constant integer >= 0 and 'prefix' a string", e.name_pos)
-        pad = "\n" + prefix * amount
-        w = call("text.replace_all", g.stringify(v), const("\n"), const(pad), type="string")
-        return W(f"{const(pad).code} + {w.code}", "string", ADD) if name == "nindent" else w
-    if name == "capitalize":
-        t = g.temp(g.stringify(v))
-        return W(f"text.to_upper(text.substring({t.code}, 0, 1)) + text.substring({t.code}, 1, len({t.code}))",
-                 "string", ADD)
-    if name == "abbreviate":
-        n = const_arg(0, "length")
-        if not isinstance(n, int) or n < 4:
-            raise PebbleError("abbreviate: the length must be a constant integer >= 4", e.name_pos)
-        t = g.temp(g.stringify(v))
-        return call("if", W(f"len({t.code}) <= {n}", "bool", CMP), t,
-                    W(f"text.substring({t.code}, 0, {n - 3}) + \"...\"", "string", ADD), type="string")
-    if name == "merge":
-        other = arg(0)
-        assert other is not None
-        if v.type == "list" or other.type == "list":
-            # list.concat appends one value: a constant list is appended item by item.
-            if not (other.is_const and isinstance(other.const, list)):
-                raise PebbleError("merge of two runtime lists cannot be compiled", e.name_pos)
-            w = v
-            for item in other.const:
-                w = call("list.concat", w, const(item), type="list")
-            return w
-        return call("map.merge", v, other, type="map")
-    if name == "base64encode":
-        return call("base64.encode", call("text.encode", g.stringify(v)), type="string")
-    if name == "base64decode":
-        return call("text.decode", call("base64.decode", v), type="string")
-    if name == "slice" and v.type == "string":
-        a, b = arg(0) or const(0), arg(1)
-        t = g.temp(v)
-        end = b.code if b is not None else f"len({t.code})"
-        return W(f"text.substring({t.code}, {a.code}, {end})", "string")
-    if name == "date":
-        return _date(g, e, v, sig)
-    if name == "dateAdd":
-        return _date_add(g, e, v, sig)
-    if name.startswith("timestamp"):
-        zone = const_arg(0, "timeZone")
-        if const_arg(1, "existingFormat") is not None:
-            raise PebbleError(f"{name}: 'existingFormat' cannot be compiled", e.name_pos)
-        kind = _kind_of(g, e.operand, v)
-        if kind == "date" and zone not in (None, "UTC"):
-            raise PebbleError(f"{name} of a DATE in a zone other than UTC cannot be compiled", e.name_pos)
-        secs = g.temp(dates.to_seconds(v, kind))
-        whole = call("int", secs, type="int")
-        if name == "timestamp":
-            return whole
-        # The fraction is read from the canonical string: no float rounding.
-        digits, scale = {"timestampMilli": (3, 1000), "timestampMicro": (6, 10**6),
-                         "timestampNano": (6, 10**6)}[name]
-        frac = f"int(text.substring(time.format({secs.code}), 20, {20 + digits}))"
-        code = f"{whole.code} * {scale} + {frac}"
-        if name == "timestampNano":
-            code = f"({code}) * 1000"
-        return W(code, "int", ADD if name != "timestampNano" else MUL)
-    raise PebbleError(f"filter '{name}' cannot be compiled to a Workflows expression", e.name_pos)
+    compile_use = _RUNTIME.get(name)
+    if compile_use is None or (name == "slice" and v.type != "string"):
+        raise PebbleError(f"filter '{name}' cannot be compiled to a Workflows expression", e.name_pos)
+    return compile_use(_Use(g, e, v, sig))
+
+
+@dataclass(frozen=True)
+class _Use:
+    """One application of a filter to a runtime operand: its node, the compiled operand and the signature."""
+
+    g: Generator
+    e: ast.Filter
+    v: W
+    sig: Signature
+
+    @property
+    def name(self) -> str:
+        return self.e.name
+
+    def arg(self, i: int) -> W | None:
+        return self.g.arg(self.e.args, i, self.sig)
+
+    def const_arg(self, i: int, what: str) -> object:
+        return self.g.const_arg(self.e.args, i, self.sig, f"{self.name}: {what}", self.e.name_pos)
+
+    def fail(self, message: str) -> PebbleError:
+        return PebbleError(message, self.e.name_pos)
+
+
+def _first_last(u: _Use) -> W:
+    t = u.g.temp(u.v)
+    if u.v.type == "string":
+        rng = "0, 1" if u.name == "first" else f"len({t.code}) - 1, len({t.code})"
+        return W(f"text.substring({t.code}, {rng})", "string")
+    idx = "0" if u.name == "first" else f"len({t.code}) - 1"
+    return W(f"{t.at(ATOM)}[{idx}]", "any")
+
+
+def _split(u: _Use) -> W:
+    delim = u.const_arg(0, "delimiter")
+    if not isinstance(delim, str) or _REGEX_META.search(delim) or not delim:
+        raise u.fail("split: the delimiter must be a constant without regex characters "
+                     "(Pebble splits on a regular expression)")
+    if arg_value(u.e.args, 1, u.sig) is not None:
+        raise u.fail("split: 'limit' cannot be compiled")
+    return call("text.split", u.g.stringify(u.v), const(delim), type="list")
+
+
+def _affix(u: _Use) -> W:
+    """startsWith / endsWith: a regex match for a constant affix, a substring comparison otherwise."""
+    x = u.arg(0)
+    assert x is not None
+    starts = u.name == "startsWith"
+    if x.is_const and isinstance(x.const, str):
+        rx = "^" + _regex_quote(x.const) if starts else _regex_quote(x.const) + "$"
+        return call("text.match_regex", u.g.stringify(u.v), const(rx), type="bool")
+    t, xs = u.g.temp(u.g.stringify(u.v)), u.g.temp(u.g.stringify(x))
+    if starts:
+        return W(f"text.substring({t.code}, 0, len({xs.code})) == {xs.at(ADD)}", "bool", CMP)
+    return W(f"text.substring({t.code}, len({t.code}) - len({xs.code}), len({t.code})) == {xs.at(ADD)}",
+             "bool", CMP)
+
+
+def _indent(u: _Use) -> W:
+    amount = u.const_arg(0, "amount")
+    prefix = u.const_arg(1, "prefix")
+    prefix = " " if prefix is None else prefix
+    if not isinstance(amount, int) or amount < 0 or not isinstance(prefix, str):
+        raise u.fail(f"{u.name}: 'amount' must be a constant integer >= 0 and 'prefix' a string")
+    pad = "\n" + prefix * amount
+    w = call("text.replace_all", u.g.stringify(u.v), const("\n"), const(pad), type="string")
+    return W(f"{const(pad).code} + {w.code}", "string", ADD) if u.name == "nindent" else w
+
+
+def _capitalize(u: _Use) -> W:
+    t = u.g.temp(u.g.stringify(u.v))
+    return W(f"text.to_upper(text.substring({t.code}, 0, 1)) + text.substring({t.code}, 1, len({t.code}))",
+             "string", ADD)
+
+
+def _abbreviate(u: _Use) -> W:
+    n = u.const_arg(0, "length")
+    if not isinstance(n, int) or n < 4:
+        raise u.fail("abbreviate: the length must be a constant integer >= 4")
+    t = u.g.temp(u.g.stringify(u.v))
+    return call("if", W(f"len({t.code}) <= {n}", "bool", CMP), t,
+                W(f"text.substring({t.code}, 0, {n - 3}) + \"...\"", "string", ADD), type="string")
+
+
+def _merge(u: _Use) -> W:
+    other = u.arg(0)
+    assert other is not None
+    if u.v.type == "list" or other.type == "list":
+        # list.concat appends one value: a constant list is appended item by item.
+        if not (other.is_const and isinstance(other.const, list)):
+            raise u.fail("merge of two runtime lists cannot be compiled")
+        w = u.v
+        for item in other.const:
+            w = call("list.concat", w, const(item), type="list")
+        return w
+    return call("map.merge", u.v, other, type="map")
+
+
+def _slice(u: _Use) -> W:
+    a, b = u.arg(0) or const(0), u.arg(1)
+    t = u.g.temp(u.v)
+    end = b.code if b is not None else f"len({t.code})"
+    return W(f"text.substring({t.code}, {a.code}, {end})", "string")
+
+
+def _timestamp(u: _Use) -> W:
+    """timestamp (epoch seconds) and timestampMilli/Micro/Nano."""
+    name = u.name
+    zone = u.const_arg(0, "timeZone")
+    if u.const_arg(1, "existingFormat") is not None:
+        raise u.fail(f"{name}: 'existingFormat' cannot be compiled")
+    kind = _kind_of(u.g, u.e.operand, u.v)
+    if kind == "date" and zone not in (None, "UTC"):
+        raise u.fail(f"{name} of a DATE in a zone other than UTC cannot be compiled")
+    secs = u.g.temp(dates.to_seconds(u.v, kind))
+    whole = call("int", secs, type="int")
+    if name == "timestamp":
+        return whole
+    # The fraction is read from the canonical string: no float rounding.
+    digits, scale = {"timestampMilli": (3, 1000), "timestampMicro": (6, 10**6),
+                     "timestampNano": (6, 10**6)}[name]
+    frac = f"int(text.substring(time.format({secs.code}), 20, {20 + digits}))"
+    code = f"{whole.code} * {scale} + {frac}"
+    if name == "timestampNano":
+        code = f"({code}) * 1000"
+    return W(code, "int", ADD if name != "timestampNano" else MUL)
+
+
+_FOLDED = ("upper", "lower", "trim", "length", "first", "last", "toJson", "json", "string")
+_RUNTIME: dict[str, Callable[[_Use], W]] = {
+    "trim": lambda u: call("text.replace_all_regex", u.g.stringify(u.v), '"^\\\\s+|\\\\s+$"', '""', type="string"),
+    "length": lambda u: call("len", u.v, type="int"),
+    "string": lambda u: u.g.stringify(u.v),
+    "toJson": lambda u: call("json.encode_to_string", u.v, type="string"),
+    "json": lambda u: call("json.encode_to_string", u.v, type="string"),
+    **dict.fromkeys(("first", "last"), _first_last),
+    "abs": lambda u: call("math.abs", u.v, type=u.v.type),
+    "keys": lambda u: call("keys", u.v, type="list"),
+    "number": lambda u: _number(u.g, u.v, u.const_arg(0, "type"), u.e),
+    "replace": lambda u: _replace(u.g, u.v, u.e),
+    "split": _split,
+    "join": lambda u: _join(u.g, u.v, u.const_arg(0, "separator"), u.e),
+    **dict.fromkeys(("startsWith", "endsWith"), _affix),
+    **dict.fromkeys(
+        ("substringBefore", "substringBeforeLast", "substringAfter", "substringAfterLast"),
+        lambda u: _substring(u.g, u.name, u.v, u.arg(0), u.e),
+    ),
+    **dict.fromkeys(("indent", "nindent"), _indent),
+    "capitalize": _capitalize,
+    "abbreviate": _abbreviate,
+    "merge": _merge,
+    "base64encode": lambda u: call("base64.encode", call("text.encode", u.g.stringify(u.v)), type="string"),
+    "base64decode": lambda u: call("text.decode", call("base64.decode", u.v), type="string"),
+    "slice": _slice,
+    "date": lambda u: _date(u.g, u.e, u.v, u.sig),
+    **dict.fromkeys(("timestamp", "timestampMilli", "timestampMicro", "timestampNano"), _timestamp),
+}
 
 
 _JQ_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\["([^"\\]*)"\]|\.\["([^"\\]*)"\]')
