@@ -33,6 +33,7 @@ class RunDisplay:
         self.task_ids = set(task_ids)
         self._lock = threading.Lock()
         self._seen_start: set[tuple[str, str]] = set()
+        self._started: dict[tuple[str, str], float] = {}
         self._t0 = time.monotonic()
 
     def _line(self, text: str) -> None:
@@ -52,11 +53,18 @@ class RunDisplay:
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "step_start":
-            task = self._task_of(event.get("step"))
+            step = str(event.get("step") or "")
+            task = self._task_of(step)
             key = (str(event.get("execution", "")), task or "")
             if task and key not in self._seen_start:
                 self._seen_start.add(key)
+                self._started[key] = time.monotonic()
                 self._line(f"[cyan]▶[/] {escape(task)}")
+            elif task and step == f"{task}_end":  # the compiled task records its success
+                took = time.monotonic() - self._started.get(key, time.monotonic())
+                self._line(f"[green]✓[/] {escape(task)} [dim]{took:.2f}s[/]")
+            elif task and step == f"{task}_failed":
+                self._line(f"[red]✗[/] {escape(task)} failed")
         elif kind == "log":
             severity = str(event.get("severity") or "INFO").upper()
             payload = event.get("payload")

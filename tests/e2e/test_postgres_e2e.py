@@ -20,6 +20,7 @@ def test_hello_world(cli: Cli) -> None:
     assert result["outputs"]["generate_output"]["value"] == "I was generated during this workflow."
     assert [t["id"] for t in result["taskRuns"]][:2] == ["hello_message", "generate_output"]
     assert "Hello, E2E!" in stderr  # the log streamed live
+    assert "✓ hello_message" in stderr and "▶ generate_output" in stderr
 
 
 def test_bad_input_fails_before_anything_runs(cli: Cli) -> None:
