@@ -89,28 +89,9 @@ def request(
         raise type_error(f"http: url must be a non-empty string, got {type_name(url)}")
     if not isinstance(method, str) or method.upper() not in _METHODS:
         raise value_error(f"http: unsupported method {method!r}")
-    send_headers: dict[str, str] = {}
-    if headers is not None:
-        if not isinstance(headers, dict):
-            raise type_error("http: headers must be a map")
-        send_headers = {k: to_string(v) for k, v in headers.items()}
-    params: list[tuple[str, str]] = []
-    if query is not None:
-        if not isinstance(query, dict):
-            raise type_error("http: query must be a map")
-        for k, v in query.items():
-            for item in v if isinstance(v, list) else [v]:
-                params.append((k, to_string(item)))
-    if auth is not None:
-        kind = auth.get("type") if isinstance(auth, dict) else None
-        if kind not in ("OIDC", "OAuth2"):
-            raise value_error("http: auth.type must be OIDC or OAuth2")
-        send_headers["Authorization"] = f"Bearer {rt.http_token}"
-    limit = DEFAULT_TIMEOUT
-    if timeout is not None:
-        if not is_number(timeout) or timeout <= 0:
-            raise value_error("http: timeout must be a positive number of seconds")
-        limit = min(float(timeout), MAX_TIMEOUT)
+    send_headers = _headers(headers, auth, rt)
+    params = _query(query)
+    limit = _timeout(timeout)
     data = _encode_body(body, send_headers)
     rt.check_cancelled()
     try:
@@ -124,16 +105,7 @@ def request(
             stream=True,
             allow_redirects=True,
         )
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_RESPONSE:
-                    raise error("ResourceLimitError", f"HTTP response from {url} exceeds the 2 MB limit")
-                chunks.append(chunk)
-        finally:
-            resp.close()
+        raw = _read_bounded(resp, url)
     except requests.exceptions.ConnectTimeout:
         raise error("ConnectionFailedError", f"connection to {url} timed out") from None
     except requests.exceptions.Timeout:
@@ -146,7 +118,6 @@ def request(
         raise value_error(f"http: invalid url {url!r}: {exc}") from None
     except requests.exceptions.RequestException as exc:
         raise error("ConnectionError", f"HTTP request to {url} failed: {_reason(exc)}") from None
-    raw = b"".join(chunks)
     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
     decoded = _decode_body(raw, resp_headers.get("content-type", ""))
     if resp.status_code >= 400:
@@ -158,6 +129,51 @@ def request(
             body=decoded,
         )
     return {"code": resp.status_code, "headers": resp_headers, "body": decoded}
+
+
+def _headers(headers: Any, auth: Any, rt: Any) -> dict[str, str]:
+    """The request headers as strings, with the runtime's bearer token when `auth` asks for one."""
+    if headers is not None and not isinstance(headers, dict):
+        raise type_error("http: headers must be a map")
+    send = {k: to_string(v) for k, v in (headers or {}).items()}
+    if auth is not None:
+        kind = auth.get("type") if isinstance(auth, dict) else None
+        if kind not in ("OIDC", "OAuth2"):
+            raise value_error("http: auth.type must be OIDC or OAuth2")
+        send["Authorization"] = f"Bearer {rt.http_token}"
+    return send
+
+
+def _query(query: Any) -> list[tuple[str, str]]:
+    """Query parameters; a list value repeats its key."""
+    if query is None:
+        return []
+    if not isinstance(query, dict):
+        raise type_error("http: query must be a map")
+    return [(k, to_string(item)) for k, v in query.items() for item in (v if isinstance(v, list) else [v])]
+
+
+def _timeout(timeout: Any) -> float:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if not is_number(timeout) or timeout <= 0:
+        raise value_error("http: timeout must be a positive number of seconds")
+    return min(float(timeout), MAX_TIMEOUT)
+
+
+def _read_bounded(resp: requests.Response, url: str) -> bytes:
+    """The whole body, refused once it passes MAX_RESPONSE; the response is closed either way."""
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_content(65536):
+            size += len(chunk)
+            if size > MAX_RESPONSE:
+                raise error("ResourceLimitError", f"HTTP response from {url} exceeds the 2 MB limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        resp.close()
 
 
 def _never_connected(exc: BaseException) -> bool:
