@@ -383,6 +383,9 @@ class Branch:
     body: StepList
 
 
+_Job = tuple[str, Callable[[Scope], Signal], dict[str, Any]]
+
+
 class ParallelStep(Step):
     def __init__(
         self,
@@ -398,32 +401,40 @@ class ParallelStep(Step):
         self.name, self.where, self.shared, self.limit = name, where, frozenset(shared), limit
         self.continue_all, self.branches, self.loop, self.next = continue_all, branches, loop, next_
 
+    def _concurrency(self, scope: Scope) -> int:
+        """Branches run at once: `concurrency_limit` if given, at most 20 (the Workflows maximum)."""
+        if self.limit is None:
+            return 20
+        n = self.limit(scope)
+        if type(n) is not int or n < 1:
+            raise value_error("concurrency_limit must be a positive integer")
+        return min(n, 20)
+
+    def _jobs(self, scope: Scope) -> list[_Job]:
+        """(branch id, body, variables local to the branch): one per branch, or one per loop iteration."""
+        if self.branches is not None:
+            return [(b.id, b.body.run, {}) for b in self.branches]
+        assert self.loop is not None
+        loop = self.loop
+        jobs: list[_Job] = []
+        for i, item in enumerate(_iterable(scope, loop.source, loop.rng)):
+            local = {loop.value: item}
+            if loop.index is not None:
+                local[loop.index] = i
+            jobs.append((str(i), loop.body.run, local))
+        return jobs
+
     def exec(self, scope: Scope) -> Signal:
         for v in self.shared:
             if not scope.has(v):
                 raise error("KeyError", f"shared variable not defined before the parallel step: {v}")
         run = scope.run
-        limit = 20
-        if self.limit is not None:
-            n = self.limit(scope)
-            if type(n) is not int or n < 1:
-                raise value_error("concurrency_limit must be a positive integer")
-            limit = min(n, 20)
+        limit = self._concurrency(scope)
         lock = scope.lock or threading.RLock()
         abort = threading.Event()
-        jobs: list[tuple[str, Callable[[Scope], Signal], dict[str, Any]]] = []
-        if self.branches is not None:
-            jobs = [(b.id, b.body.run, {}) for b in self.branches]
-        else:
-            assert self.loop is not None
-            loop = self.loop
-            for i, item in enumerate(_iterable(scope, loop.source, loop.rng)):
-                local = {loop.value: item}
-                if loop.index is not None:
-                    local[loop.index] = i
-                jobs.append((str(i), loop.body.run, local))
+        jobs = self._jobs(scope)
 
-        def branch(job: tuple[str, Callable[[Scope], Signal], dict[str, Any]]) -> Any:
+        def branch(job: _Job) -> Any:
             bid, body, local = job
             bscope = Scope(run, scope, barrier=True, shared=self.shared, lock=lock)
             bscope.abort = abort
