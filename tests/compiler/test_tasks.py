@@ -266,3 +266,50 @@ def test_webhook_secret_key_is_a_marker(compile_text: Callable[[str], CompileRes
     entry = result.manifest["flows"]["tests-t"]
     assert entry["triggers"]["webhooks"] == [{"id": "hook", "key": "{{secret:HOOK_KEY}}"}]
     assert entry["secrets"] == ["HOOK_KEY"]
+
+
+@pytest.mark.parametrize("ktype, props, function", [
+    ("io.kestra.plugin.core.kv.Get", "key: K", "KV"),
+    ("io.kestra.plugin.core.kv.Delete", "key: K", "KV"),
+    ("io.kestra.plugin.jdbc.postgresql.Query", "url: jdbc:postgresql://h/db\n    sql: SELECT 1", "POSTGRES"),
+    ("io.kestra.plugin.jdbc.postgresql.Queries", "url: jdbc:postgresql://h/db\n    sql: SELECT 1; SELECT 2",
+     "POSTGRES"),
+    ("io.kestra.plugin.jdbc.postgresql.CopyOut", "url: jdbc:postgresql://h/db\n    table: t", "POSTGRES"),
+    ("io.kestra.plugin.jdbc.duckdb.Queries", "sql: SELECT 1", "DUCKDB"),
+    ("io.kestra.plugin.gcp.gcs.Download", "from: gs://b/o", "GCS"),
+    ("io.kestra.plugin.gcp.gcs.Copy", "from: gs://b/o\n    to: gs://c/o", "GCS"),
+    ("io.kestra.plugin.gcp.gcs.Delete", "uri: gs://b/o", "GCS"),
+    ("io.kestra.plugin.gcp.gcs.List", "from: gs://b/", "GCS"),
+    ("io.kestra.plugin.gcp.bigquery.Load", "from: gs://b/o.csv\n    destinationTable: p.d.t", "BIGQUERY"),
+    ("io.kestra.plugin.gcp.bigquery.LoadFromGcs", "from: [\"gs://b/o.csv\"]\n    destinationTable: p.d.t", "BIGQUERY"),
+    ("io.kestra.plugin.gcp.bigquery.CreateDataset", "name: ds\n    ifExists: SKIP", "BIGQUERY"),
+])
+def test_data_tasks_call_their_function(one: Callable[..., Compiled], ktype: str, props: str, function: str) -> None:
+    c = one(f"  - id: t1\n    type: {ktype}\n    {props}\n")
+    call = c.step("t1_call")
+    assert call["call"] == "http.post" and call["args"]["auth"] == {"type": "OIDC"}
+    assert call["args"]["url"] == f'${{sys.get_env("KESTRA_GCP_FN_{function}")}}'
+    assert call["args"]["body"]["task"]["type"] == ktype
+    assert c.step("t1_outputs") == {"assign": [{"outputs.t1": "${t1_response.body.outputs}"}]}
+
+
+def test_each_sequential_and_each_parallel(one: Callable[..., Compiled]) -> None:
+    c = one("  - id: es\n    type: io.kestra.plugin.core.flow.EachSequential\n    value: '[1, 2]'\n    tasks:\n"
+            "      - id: a\n        type: io.kestra.plugin.core.log.Log\n        message: x\n"
+            "  - id: ep\n    type: io.kestra.plugin.core.flow.EachParallel\n    value: [1, 2]\n    concurrent: 2\n"
+            "    tasks:\n      - id: b\n        type: io.kestra.plugin.core.log.Log\n        message: y\n")
+    assert "for" in c.step("es_loop") and c.step("es_values")["call"] == "kestra_list"
+    assert c.step("ep_loop")["parallel"]["concurrency_limit"] == 2
+
+
+def test_subflow_wait_uses_the_run_connector(compile_text: Callable[..., CompileResult], tmp_path: Path) -> None:
+    compile_text("id: child\nnamespace: tests\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n"
+                 "    message: x\n", "child.yaml")
+    compile_text(HEAD + "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                 "    namespace: tests\n    flowId: child\n    inputs:\n      a: 1\n    transmitFailed: false\n")
+    c = Compiled(compile_paths([tmp_path]))
+    guard = c.step("call_guard")
+    run = guard["try"]["steps"][0]["call_run"]
+    assert run["call"] == "googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run"
+    assert run["args"]["workflow_id"] == "tests-child" and run["args"]["argument"]["inputs"] == {"a": 1}
+    assert "except" in guard
