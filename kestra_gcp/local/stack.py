@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kestra_gcp.errors import UserError
 from kestra_gcp.local import procs
 from kestra_gcp.local.state import LocalConfig, StateDir
 
-SERVICES = ("gcs", "postgres", "bigquery")
 LOOPBACK_ALLOW = "127.0.0.0/8,::1/128"
 
 
@@ -180,8 +178,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _alive(pid: int) -> bool:
     return procs.alive(pid)
-
-
-def require_service(name: str) -> None:
-    if name not in SERVICES:
-        raise UserError(f"unknown service {name!r}: expected one of {', '.join(SERVICES)}")
