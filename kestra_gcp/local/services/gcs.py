@@ -120,6 +120,30 @@ def _reuse(data_dir: Path, host: str) -> GcsEmulator | None:
     return None
 
 
+def _command(root: Path, host: str, port: int, url: str) -> list[str]:
+    """fake-gcs-server serving `root/storage` over plain HTTP on host:port."""
+    return [
+        str(binary_path()),
+        *("-scheme", "http", "-backend", "filesystem", "-filesystem-root", str(root / "storage")),
+        *("-host", host, "-port", str(port), "-external-url", url, "-public-host", f"{host}:{port}"),
+        *("-log-level", "warn"),
+    ]
+
+
+def _await_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> str | None:
+    """None once the server answers at `url`; else why not (it exited, or was killed after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if _ready(url) and process.poll() is None:
+            return None
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        return f"not ready after {timeout:.0f}s"
+    return f"exited with code {process.returncode}"
+
+
 def start(
     data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, reuse: bool = True, timeout: float = 15.0
 ) -> GcsEmulator:
@@ -137,45 +161,19 @@ def start(
             if port:
                 break
             continue
-        log = (root / "emulator.log").open("ab")
-        process = subprocess.Popen(
-            [
-                str(binary_path()),
-                "-scheme",
-                "http",
-                "-backend",
-                "filesystem",
-                "-filesystem-root",
-                str(root / "storage"),
-                "-host",
-                host,
-                "-port",
-                str(chosen),
-                "-external-url",
-                url,
-                "-public-host",
-                f"{host}:{chosen}",
-                "-log-level",
-                "warn",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if _ready(url) and process.poll() is None:
-                (root / "emulator.json").write_text(json.dumps({"pid": process.pid, "port": chosen, "url": url}))
-                return GcsEmulator(url=url, port=chosen, pid=process.pid, data_dir=root, owned=True, process=process)
-            time.sleep(0.05)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-            last_error = f"not ready after {timeout:.0f}s"
-        else:
-            last_error = f"exited with code {process.returncode}"
+        with (root / "emulator.log").open("ab") as log:
+            process = subprocess.Popen(
+                _command(root, host, chosen, url),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        failure = _await_ready(process, url, timeout)
+        if failure is None:
+            (root / "emulator.json").write_text(json.dumps({"pid": process.pid, "port": chosen, "url": url}))
+            return GcsEmulator(url=url, port=chosen, pid=process.pid, data_dir=root, owned=True, process=process)
+        last_error = failure
         if port:
             break
     raise UserError(f"GCS emulator (fake-gcs-server) failed to start: {last_error}; see {root / 'emulator.log'}")
