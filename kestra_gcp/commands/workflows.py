@@ -3,8 +3,10 @@ for a directory of workflow files."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,39 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def _read(path: Path, what: str = "") -> str:
+    """The file's text; a one-line UserError when it cannot be read as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{what}{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what}{path}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _read_dir(directory: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Workflow sources and their file names, keyed by workflow id (the file name stem)."""
     sources: dict[str, str] = {}
     names: dict[str, str] = {}
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.suffix in _SUFFIXES:
-            sources[path.stem] = path.read_text(encoding="utf-8")
+            sources[path.stem] = _read(path)
             names[path.stem] = str(path)
     return sources, names
 
 
-def _stderr_events(verbose: bool) -> Any:
+def _argument(data: str) -> Any:
+    """The execution argument from --data: inline JSON, or @file.json; None when not given."""
+    if not data:
+        return None
+    text = _read(Path(data[1:]), "--data @") if data.startswith("@") else data
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--data: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def _stderr_events(verbose: bool) -> Callable[[dict[str, Any]], None]:
     def on_event(event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "log":
@@ -68,18 +92,7 @@ def run(
     from kestra_gcp.engine import DeployError, Engine
     from kestra_gcp.engine.values import to_json
 
-    argument: Any = None
-    if data:
-        text = data
-        if data.startswith("@"):
-            try:
-                text = Path(data[1:]).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise UserError(f"--data {data}: {exc.strerror}") from None
-        try:
-            argument = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"--data: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    argument = _argument(data)
     sources: dict[str, str] = {}
     names: dict[str, str] = {}
     if with_dir is not None:
@@ -87,7 +100,7 @@ def run(
             raise UserError(f"--workflows {with_dir}: not a directory")
         sources, names = _read_dir(with_dir)
     wid = file.stem
-    sources[wid] = file.read_text(encoding="utf-8")
+    sources[wid] = _read(file)
     names[wid] = str(file)
     try:
         engine = Engine(sources, env=_parse_env(env), on_event=_stderr_events(verbose), filenames=names)
@@ -154,11 +167,9 @@ def serve(
 
         grpc_server, bound = serve_grpc(api, grpc_port)
         print(f"Executions API (gRPC): 127.0.0.1:{bound}", file=sys.stderr, flush=True)
-    stop = threading.Event()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
     finally:
         server.shutdown()
         server.server_close()

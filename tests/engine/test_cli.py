@@ -61,6 +61,24 @@ def test_run_deploy_error_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and re.search(r"bad\.yaml:4:5: next: step 'nowhere' is not defined", lines[0]), lines
 
 
+def test_unreadable_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    wf = tmp_path / "ok.yaml"
+    wf.write_text("main:\n  params: [args]\n  steps:\n    - r:\n        return: ${args}\n")
+    (tmp_path / "binary.yaml").write_bytes(b"- r:\n    return: \xff\n")
+    (tmp_path / "arg.json").write_text('{"a": 1}')
+    cases = [
+        ((str(wf), "--data", f"@{tmp_path / 'missing.json'}"), f"--data @{tmp_path / 'missing.json'}: No such file"),
+        ((str(wf), "--data", '{"a": '), "--data: invalid JSON at line 1 column 7"),
+        ((str(tmp_path / "binary.yaml"),), f"{tmp_path / 'binary.yaml'}: not UTF-8 text (byte 17)"),
+    ]
+    for args, message in cases:
+        proc = _run("workflows", "run", *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], (args, proc.stderr)
+    proc = _run("workflows", "run", str(wf), "--data", f"@{tmp_path / 'arg.json'}")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {"a": 1}, proc.stderr
+
+
 def test_serve_directory(tmp_path: Path) -> None:
     (tmp_path / "one.yaml").write_text("main:\n  params: [a]\n  steps:\n    - r:\n        return: ${a + 1}\n")
     proc = subprocess.Popen(
