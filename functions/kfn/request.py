@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kfn.errors import TaskError
 
@@ -37,6 +37,13 @@ class TaskRequest(BaseModel):
 
     task: TaskSpec
     execution: ExecutionRef
+
+
+def validation_message(exc: ValidationError, what: str) -> str:
+    """`<what>: <field path>: <problem>` for the first problem pydantic found (one line)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{what}: {where}: {first.get('msg', 'invalid')}"
 
 
 _MISSING = object()

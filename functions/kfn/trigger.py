@@ -10,7 +10,8 @@ active returns that execution instead of starting a second one.
 
 Webhooks: any method on `.../webhook/<namespace>/<flowId>/<key>`; the flows come from `KESTRA_GCP_WEBHOOKS`
 (JSON list of {namespace, flowId, workflow, triggerId, key (may be a `{{secret:NAME}}` marker), inputs,
-labels, concurrency}); `trigger.body` (parsed JSON, else text), `trigger.headers`, `trigger.parameters`.
+labels, concurrency}); `trigger.body` (parsed JSON, else text), `trigger.headers` (credential headers left out),
+`trigger.parameters`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kfn import executions, secrets
 from kfn.errors import BadRequest, Conflict, FunctionError, NotFound, RateLimited, TaskError
-from kfn.request import Call
+from kfn.request import Call, validation_message
 
 ARGUMENT_LIMIT = 32 * 1024
 
@@ -188,7 +189,7 @@ def _webhook(call: Call, namespace: str, flow_id: str, key: str) -> dict[str, An
                 body = call.json_body if call.json_body is not None else (call.raw_body or None)
                 trigger = {
                     "body": body,
-                    "headers": {k: [v] for k, v in call.headers.items()},
+                    "headers": {k: [v] for k, v in call.headers.items() if k not in _CREDENTIAL_HEADERS},
                     "parameters": call.query,
                 }
                 labels = execution_labels(hook.labels, hook.trigger_id, "webhook", None)
@@ -196,6 +197,8 @@ def _webhook(call: Call, namespace: str, flow_id: str, key: str) -> dict[str, An
     raise NotFound(f"no webhook for flow {namespace}.{flow_id} with this key")
 
 
+# Never copied into the execution argument (Workflows keeps it in the execution's history).
+_CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-serverless-authorization"}
 _WEBHOOK_PATH = re.compile(r"(?:^|/)webhook/([^/]+)/([^/]+)/([^/]+)/?$")
 
 
@@ -208,9 +211,7 @@ def handle(call: Call) -> dict[str, Any]:
     try:
         body = TriggerBody.model_validate(call.body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise BadRequest(f"invalid trigger body: {where}: {first.get('msg', 'invalid')}") from None
+        raise BadRequest(validation_message(exc, "invalid trigger body")) from None
     when = call.headers.get("x-cloudscheduler-scheduletime") or body.schedule_time
     instant = _parse_instant(when) if when else None
     trigger = ticks(body.cron, body.time_zone, instant, body.with_seconds)

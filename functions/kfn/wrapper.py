@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from kfn import secrets
 from kfn.errors import BadRequest, FunctionError, to_function_error
 from kfn.logs import log
-from kfn.request import Call, TaskRequest
+from kfn.request import Call, TaskRequest, validation_message
 
 
 class HttpRequest(Protocol):
@@ -37,12 +37,6 @@ class HttpRequest(Protocol):
 
 
 MAX_RAW_BODY = 64 * 1024
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"invalid request: {where}: {first.get('msg', 'invalid')}"
 
 
 def build_call(name: str, request: HttpRequest, *, task_body: bool) -> Call:
@@ -74,7 +68,7 @@ def build_call(name: str, request: HttpRequest, *, task_body: bool) -> Call:
     try:
         parsed = TaskRequest.model_validate(body)
     except ValidationError as exc:
-        raise BadRequest(_validation_message(exc)) from exc
+        raise BadRequest(validation_message(exc, "invalid request")) from exc
     task = secrets.resolve(dict(body["task"]))
     return Call(function=name, task=task, execution=parsed.execution, headers=headers, body=body)
 

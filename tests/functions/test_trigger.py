@@ -217,10 +217,16 @@ def test_webhook_starts_the_flow_with_request_data(
     from tests.functions.conftest import FUNCTIONS_DIR
 
     client = create_app("trigger", str(FUNCTIONS_DIR / "main.py")).test_client()
-    response = client.post("/webhook/zoomcamp/green/k3y-from-secret?month=2019-01", json={"rows": 3})
+    response = client.post(
+        "/webhook/zoomcamp/green/k3y-from-secret?month=2019-01",
+        json={"rows": 3},
+        headers={"Authorization": "Bearer id-token", "Cookie": "s=1", "X-Source": "ci"},
+    )
     assert response.status_code == 200, response.get_json()
     (created,) = api.created
     argument = json.loads(created["argument"])
+    headers = argument["trigger"]["headers"]
+    assert headers["x-source"] == ["ci"] and not {"authorization", "cookie"} & set(headers), headers
     assert argument["inputs"] == {"taxi": "green"}
     assert argument["trigger"]["body"] == {"rows": 3}
     assert argument["trigger"]["parameters"] == {"month": ["2019-01"]}
