@@ -144,6 +144,8 @@ class StepBuilder:
         self.expr.hoist, self.expr.hoist_prefix = [], n
         core = node.spec.generate(node, self)
         core = [*self.expr.hoist, *core]
+        if self.loop_depth > 0 and node.spec.outputs != frozenset() and not node.spec.flowable:
+            core = self._keyed_by_value(node, n, core)
         self.expr.hoist, self.expr.hoist_prefix = outer
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
@@ -197,6 +199,24 @@ class StepBuilder:
                 ]}},
             ]
         return [{n: {"steps": steps}}]
+
+    def _keyed_by_value(self, node: TaskNode, n: str, core: list[Step]) -> list[Step]:
+        """Inside ForEach, Kestra keys a task's outputs by the iteration value (`outputs.t[taskrun.value]`).
+
+        The task's own outputs stay readable flat (the current iteration's), and each iteration's outputs
+        are kept under the value's key, so both `outputs.t.x` and `outputs.t[taskrun.value].x` work."""
+        out = target("outputs", node.id)
+        return [
+            {f"{n}_previous": {"call": "kestra_get", "args": {"m": "${outputs}", "k": node.id, "d": {}},
+                               "result": f"{n}_prev"}},
+            *core,
+            {f"{n}_by_value": {"assign": [
+                {f"{n}_flat": f"${{{out}}}"},
+                {f"{n}_key": "${kestra_key(taskrun.value)}"},
+                {out: f"${{map.merge({n}_prev, {n}_flat)}}"},
+                {f"{out}[{n}_key]": f"${{{n}_flat}}"},
+            ]}},
+        ]
 
     # ---- data tasks --------------------------------------------------------------------------
     def timeout(self, node: TaskNode) -> int:

@@ -171,6 +171,13 @@ def helper_subworkflows() -> dict[str, Any]:
             "steps": [{"worse": {"switch": [{"condition": '${state == "SUCCESS"}', "return": "WARNING"}]}},
                       {"same": {"return": "${state}"}}],
         },
+        "kestra_key": {
+            "params": ["v"],
+            "steps": [{"key": {"switch": [{"condition": '${get_type(v) == "string"}', "return": "${v}"},
+                                          {"condition": '${get_type(v) == "integer" or get_type(v) == "double"'
+                                                        ' or get_type(v) == "boolean"}', "return": "${string(v)}"}]}},
+                      {"json": {"return": "${json.encode_to_string(v)}"}}],
+        },
         "kestra_truthy": {
             "params": ["v"],
             "steps": [

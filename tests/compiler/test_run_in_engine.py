@@ -276,3 +276,30 @@ def test_task_ids_that_collide_with_runtime_names(tmp_path: Path) -> None:
     assert ex.result["outputs"]["state"] == {"value": "abc"}
     assert ex.result["state"] == "SUCCESS"
 
+
+
+FOREACH_OUTPUTS = """
+id: fe
+namespace: tests
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.debug.Return
+        format: "v-{{ taskrun.value }}"
+      - id: use
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.inner[taskrun.value].value }}!"
+"""
+
+
+def test_foreach_outputs_are_keyed_by_value(tmp_path: Path) -> None:
+    (tmp_path / "fe.yaml").write_text(FOREACH_OUTPUTS)
+    with function_double() as fd:
+        ex = _engine([tmp_path / "fe.yaml"], fd).run("tests-fe", None)
+    assert ex.state == "SUCCEEDED", ex.error
+    outputs = ex.result["outputs"]
+    assert outputs["inner"]["a"] == {"value": "v-a"} and outputs["inner"]["b"] == {"value": "v-b"}
+    assert outputs["use"]["a"] == {"value": "v-a!"} and outputs["use"]["b"] == {"value": "v-b!"}
