@@ -65,8 +65,8 @@ def _check(response: requests.Response, what: str) -> dict[str, Any]:
         try:
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            message = response.text[:200]
-        text = f"{what} returned {response.status_code}: {message}"
+            message = response.text
+        text = f"{what} returned {response.status_code}: {' '.join(str(message).split())[:200]}"
         raise from_status(response.status_code, text)
     try:
         data = response.json()

@@ -62,8 +62,9 @@ def _describe(blob: Blob) -> dict[str, Any]:
     }
 
 
-def _destination(to: str, source: Blob) -> str:
-    return to + source.name.rsplit("/", 1)[-1] if to.endswith("/") else to
+def _destination(to: str, source_name: str) -> str:
+    """`to`, or the source's base name inside it when `to` is a folder (ends with '/')."""
+    return to + source_name.rsplit("/", 1)[-1] if to.endswith("/") else to
 
 
 def _upload(call: Call) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def _upload(call: Call) -> dict[str, Any]:
             expected = call.prop(prop)
             if expected and not _hash_matches(actual, str(expected)):
                 raise TaskError(f"{prop}: {source_uri} has {actual}, expected {expected}")
-        last = _rewrite(source, _destination(to, source), call.prop("contentType"))
+        last = _rewrite(source, _destination(to, source.name), call.prop("contentType"))
         uris.append(f"gs://{last.bucket.name}/{last.name}")
     if last is None:
         raise TaskError("'from' is empty")
@@ -105,11 +106,11 @@ def _copy(call: Call) -> dict[str, Any]:
     except NotFound:
         # a retried move whose first attempt completed: the source is gone, the destination is there
         _, name = storage.parse_gs_uri(source_uri, "from")
-        done = to + name.rsplit("/", 1)[-1] if to.endswith("/") else to
+        done = _destination(to, name)
         if call.flag("delete", False) and storage.blob(done, "to").exists():
             return {"uri": done}
         raise
-    copied = _rewrite(source, _destination(to, source))
+    copied = _rewrite(source, _destination(to, source.name))
     if call.flag("delete", False):
         source.delete(if_generation_match=source.generation)
     return {"uri": f"gs://{copied.bucket.name}/{copied.name}"}
