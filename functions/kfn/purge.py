@@ -17,11 +17,14 @@ def handle(call: Call) -> dict[str, Any]:
     bucket = storage.state_bucket()
     prefix = storage.execution_prefix(call.need_execution())
     client = storage.client()
-    deleted: list[str] = []
+    reported: list[str] = []  # Cloud Storage lists in name order: the first ones are the smallest
+    count = 0
     for blob in client.list_blobs(bucket, prefix=prefix):
         try:
             blob.delete()
         except gexc.NotFound:  # deleted by a concurrent attempt: same end state
             continue
-        deleted.append(f"gs://{bucket}/{blob.name}")
-    return {"uris": sorted(deleted)[:MAX_REPORTED], "count": len(deleted)}
+        count += 1
+        if len(reported) < MAX_REPORTED:
+            reported.append(f"gs://{bucket}/{blob.name}")
+    return {"uris": sorted(reported), "count": count}

@@ -117,3 +117,18 @@ def test_purge_deletes_only_this_execution(state_bucket: str, invoke: Invoke) ->
     assert sorted(b.name for b in storage.client().list_blobs(state_bucket)) == sorted(others)
     status, body = invoke("purge", task, execution(id="e1"))
     assert status == 200 and body["outputs"]["count"] == 0
+
+
+def test_purge_reports_a_bounded_list(state_bucket: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfn import purge, storage
+
+    monkeypatch.setattr(purge, "MAX_REPORTED", 2)
+    bucket = storage.client().bucket(state_bucket)
+    names = [f"executions/zoomcamp/flow/e2/t/{n}.csv" for n in ("c", "a", "b")]
+    for name in names:
+        bucket.blob(name).upload_from_string(b"x")
+    task = {"id": "purge", "type": "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"}
+    status, body = invoke("purge", task, execution(id="e2"))
+    assert status == 200, body
+    assert body["outputs"] == {"uris": [f"gs://{state_bucket}/{n}" for n in sorted(names)[:2]], "count": 3}
+    assert list(storage.client().list_blobs(state_bucket)) == []
