@@ -19,17 +19,17 @@ from kfn.errors import Conflict, NotFound, TaskError
 from kfn.request import Call, dispatch
 
 TYPES = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # keys and namespaces
 
 
 def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not _KEY.match(key) or len(key) > 512:
+    if not isinstance(key, str) or not _NAME.match(key) or len(key) > 512:
         raise TaskError(f"key {key!r} is invalid (letters, digits, '.', '_', '-'; starts with a letter or digit)")
     return key
 
 
 def _check_namespace(namespace: object) -> str:
-    if not isinstance(namespace, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", namespace):
+    if not isinstance(namespace, str) or not _NAME.match(namespace):
         raise TaskError(f"namespace {namespace!r} is invalid")
     return namespace
 
@@ -52,19 +52,22 @@ def _parse_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
+def _as_string(value: Any) -> str:
+    """A value as Kestra stores it under kvType STRING (maps/lists as JSON, booleans lowercase)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def convert(value: Any, kv_type: str, key: str) -> Any:
     """Kestra's kvType conversion of a (usually string) value; TaskError naming the key when impossible."""
     bad = TaskError(f"key '{key}': {value!r} is not a valid {kv_type}")
     if kv_type == "STRING":
-        return (
-            value
-            if isinstance(value, str)
-            else json.dumps(value)
-            if isinstance(value, dict | list)
-            else str(value).lower()
-            if isinstance(value, bool)
-            else str(value)
-        )
+        return _as_string(value)
     if kv_type == "NUMBER":
         if isinstance(value, bool):
             raise bad

@@ -22,6 +22,9 @@ def test_set_get_typed_values(state_bucket: str, invoke: Invoke) -> None:
         ("J", '{"a": [1]}', "JSON", {"a": [1]}),
         ("D", "2024-01-31", "DATE", "2024-01-31"),
         ("I", 7, None, 7),
+        ("SB", True, "STRING", "true"),
+        ("SL", [1, "a"], "STRING", '[1, "a"]'),
+        ("SN", 2.5, "STRING", "2.5"),
     ]
     for key, value, kv_type, expected in cases:
         task = {"id": "set", "type": KV + "Set", "key": key, "value": value}
