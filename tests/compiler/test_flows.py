@@ -37,7 +37,12 @@ def test_unsupported_flows_fail_only_with_unsupported_task_type() -> None:
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[str, str]:
-    result = compile_paths([FLOWS / n for n in SUPPORTED])
+    cwd = os.getcwd()
+    os.chdir(FLOWS.parent)  # relative paths: the header names `flows/<file>` wherever the checkout is
+    try:
+        result = compile_paths([Path("flows") / n for n in SUPPORTED])
+    finally:
+        os.chdir(cwd)
     assert result.ok, [d.format() for d in result.diagnostics]
     return result.workflows
 
