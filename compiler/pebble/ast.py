@@ -176,10 +176,3 @@ class Template:
     def is_literal(self) -> bool:
         """True when the template has no `{{ }}` nor `{% %}`: its value is its text."""
         return all(isinstance(n, Text) for n in self.body)
-
-    @property
-    def single_expression(self) -> Expr | None:
-        """The expression when the template is exactly one `{{ expr }}` (surrounding blanks allowed? no)."""
-        if len(self.body) == 1 and isinstance(self.body[0], Print):
-            return self.body[0].expr
-        return None

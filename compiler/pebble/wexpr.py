@@ -95,7 +95,7 @@ def call(name: str, *args: W | str, type: str = "any") -> W:
 
 def member(obj: W, key: str) -> W:
     """`obj.key`, or `obj["key"]` when key is not a plain identifier."""
-    if _IDENT.match(key) and key not in _KEYWORDS:
+    if is_ident(key):
         return W(f"{obj.at(ATOM)}.{key}", "any", ATOM)
     return W(f"{obj.at(ATOM)}[{json.dumps(key, ensure_ascii=False)}]", "any", ATOM)
 
@@ -110,6 +110,7 @@ def binop(left: W, op: str, right: W, prec: int, type: str = "any") -> W:
 
 
 def is_ident(name: str) -> bool:
+    """Whether `name` can follow a dot in a Workflows expression (an identifier, not a keyword)."""
     return bool(_IDENT.match(name)) and name not in _KEYWORDS
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kestra_gcp.engine.clock import Clock, RealClock
-from kestra_gcp.engine.errors import error
+from kestra_gcp.engine.errors import error, resource_limit
 
 MAX_STEPS = 100_000
 MAX_DEPTH = 20
@@ -80,7 +80,7 @@ class Runtime:
     def count_step(self) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise error("ResourceLimitError", f"the execution exceeded {MAX_STEPS} steps")
+            raise resource_limit(f"the execution exceeded {MAX_STEPS} steps")
 
     def call_subworkflow(self, scope: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         raise error("KeyError", f"unknown function {name!r}")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kestra_gcp.engine.errors import WorkflowError, error, type_error, value_error
+from kestra_gcp.engine.errors import WorkflowError, error, resource_limit, type_error, value_error
 from kestra_gcp.engine.expr import Evaluator
 from kestra_gcp.engine.runtime import MAX_MEMORY, BranchAborted, Cancelled, branch_state
 from kestra_gcp.engine.scope import Scope
@@ -180,7 +180,7 @@ def assign(scope: Scope, target: Target, value: Any) -> None:
         owner.sizes[name] = owner.sizes.get(name, 0) + delta
     run.memory += delta
     if run.memory > MAX_MEMORY:
-        raise error("ResourceLimitError", f"variables exceed the {MAX_MEMORY // 1024} KB memory limit")
+        raise resource_limit(f"variables exceed the {MAX_MEMORY // 1024} KB memory limit")
 
 
 def release(scope: Scope) -> None:

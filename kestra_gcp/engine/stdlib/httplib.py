@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from kestra_gcp.engine.errors import WorkflowError, error, type_error, value_error
+from kestra_gcp.engine.errors import WorkflowError, error, resource_limit, type_error, value_error
 from kestra_gcp.engine.stdlib.registry import builtin
 from kestra_gcp.engine.values import from_json, is_number, to_json, to_string, type_name
 
@@ -169,7 +169,7 @@ def _read_bounded(resp: requests.Response, url: str) -> bytes:
         for chunk in resp.iter_content(65536):
             size += len(chunk)
             if size > MAX_RESPONSE:
-                raise error("ResourceLimitError", f"HTTP response from {url} exceeds the 2 MB limit")
+                raise resource_limit(f"HTTP response from {url} exceeds the 2 MB limit")
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
