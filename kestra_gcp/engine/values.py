@@ -6,7 +6,6 @@ a cheap size estimate used for the variable-memory limit."""
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -144,8 +143,6 @@ def to_string(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        if math.isfinite(v) and v == int(v) and abs(v) < 1e16:
-            return repr(v)
         return repr(v)
     raise type_error(f"cannot convert {type_name(v)} to string")
 
