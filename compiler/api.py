@@ -15,7 +15,7 @@ from compiler.backend.emit import to_yaml
 from compiler.backend.manifest import manifest_entry
 from compiler.backend.schedules import schedules as schedule_entries
 from compiler.backend.workflow import generate
-from compiler.diagnostics import Diagnostic, Diagnostics
+from compiler.diagnostics import Diagnostic, Diagnostics, Severity
 from compiler.frontend import parse_flow
 from compiler.ir import FlowIR
 
@@ -113,9 +113,37 @@ def validate_paths(paths: list[Path]) -> list[Diagnostic]:
     return compile_paths(paths, emit=False).diagnostics
 
 
-def compile_paths(paths: list[Path], flow_filter: str | None = None, *, emit: bool = True) -> CompileResult:
-    """Compile every flow under `paths` (or only `flow_filter`: a flow id, `namespace.id`, or workflow id)."""
+UNSUPPORTED = "unsupported task type"
+
+
+def _skip_unsupported(parsed: _Parsed) -> None:
+    """Leave out the flows whose only errors are unsupported task types; their errors become warnings."""
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in parsed.diags.items:
+        if d.is_error:
+            by_file.setdefault(d.path, []).append(d)
+    skipped = {path for path, errors in by_file.items() if all(e.message.startswith(UNSUPPORTED) for e in errors)}
+    if not skipped:
+        return
+    parsed.flows = [f for f in parsed.flows if f.file not in skipped]
+    kept = Diagnostics()
+    for d in parsed.diags.items:
+        if d.path in skipped and d.is_error:
+            d = Diagnostic(d.path, d.line, d.col, f"flow skipped: {d.message}", Severity.WARNING)
+        kept.add(d)
+    parsed.diags = kept
+
+
+def compile_paths(paths: list[Path], flow_filter: str | None = None, *, emit: bool = True,
+                  skip_unsupported: bool = False) -> CompileResult:
+    """Compile every flow under `paths` (or only `flow_filter`: a flow id, `namespace.id`, or workflow id).
+
+    With `skip_unsupported`, flows whose only problems are unsupported task types are left out with a warning
+    instead of failing the whole build.
+    """
     parsed = _parse(paths)
+    if skip_unsupported:
+        _skip_unsupported(parsed)
     diags = parsed.diags
     result = CompileResult()
     flows = [f for f in parsed.flows if f.id and f.namespace]

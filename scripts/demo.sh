@@ -10,9 +10,9 @@ MONTH=${MONTH:-01}
 ROWS=${ROWS:-50000}
 
 bash scripts/setup.sh
-# Compile every example flow for Terraform; flows using task types not supported yet are reported
-# (file:line:col) without stopping the demo, which needs only postgres_taxi.
-.venv/bin/kestra-gcp compile flows/ -o build/ || echo "demo: some example flows did not compile (listed above)" >&2
+# Compile every example flow for Terraform; the two using task types with no mapping yet (chat_with_rag,
+# git_sync) are left out with a warning.
+.venv/bin/kestra-gcp compile flows/ -o build/ --skip-unsupported
 .venv/bin/kestra-gcp validate flows/postgres_taxi.yaml
 
 # The course's data lives on GitHub; the demo serves generated months of the same shape locally.

@@ -41,11 +41,14 @@ def compile_cmd(
     out: Path = typer.Option(Path("build"), "-o", "--out", help="Output directory for the artifacts."),
     flow: str | None = typer.Option(None, "--flow", help="Compile only this flow (id, namespace.id or workflow id)."),
     fmt: str = typer.Option("text", "--format", help="Diagnostics format: text or json."),
+    skip_unsupported: bool = typer.Option(
+        False, "--skip-unsupported",
+        help="Leave out (with a warning) flows whose only problems are unsupported task types."),
 ) -> None:
     """Compile flows into OUT/workflows/*.yaml, OUT/schedules.json and OUT/manifest.json."""
     from compiler.api import compile_paths
 
-    result = compile_paths(paths, flow)
+    result = compile_paths(paths, flow, skip_unsupported=skip_unsupported)
     _print_diagnostics(result.diagnostics, fmt)
     if not result.ok:
         raise SystemExit(1)
