@@ -6,13 +6,7 @@ import math
 from typing import Any
 
 from kestra_gcp.engine.errors import error, index_error, key_error, type_error
-from kestra_gcp.engine.values import INT_MAX, INT_MIN, is_number, to_string, type_name
-
-
-def _int(v: int) -> int:
-    if v < INT_MIN or v > INT_MAX:
-        raise error("ValueError", "integer overflow")
-    return v
+from kestra_gcp.engine.values import INT_MAX, INT_MIN, check_int, is_number, to_string, type_name
 
 
 def _bad(op: str, a: Any, b: Any) -> Exception:
@@ -23,7 +17,7 @@ def add(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
         r = a + b
-        return r if INT_MIN <= r <= INT_MAX else _int(r)
+        return r if INT_MIN <= r <= INT_MAX else check_int(r)
     if ta is str and tb is str:
         return a + b
     if ta is str and tb in (int, float, bool):
@@ -37,7 +31,7 @@ def add(a: Any, b: Any) -> Any:
 
 def sub(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
-        return _int(a - b)
+        return check_int(a - b)
     if is_number(a) and is_number(b):
         return float(a) - float(b)
     raise _bad("-", a, b)
@@ -45,7 +39,7 @@ def sub(a: Any, b: Any) -> Any:
 
 def mul(a: Any, b: Any) -> Any:
     if type(a) is int and type(b) is int:
-        return _int(a * b)
+        return check_int(a * b)
     if is_number(a) and is_number(b):
         return float(a) * float(b)
     raise _bad("*", a, b)
@@ -64,7 +58,7 @@ def floordiv(a: Any, b: Any) -> Any:
         if b == 0:
             raise error("ZeroDivisionError", "division by zero")
         if type(a) is int and type(b) is int:
-            return _int(a // b)
+            return check_int(a // b)
         return float(math.floor(a / b))
     raise _bad("//", a, b)
 
@@ -81,7 +75,7 @@ def mod(a: Any, b: Any) -> Any:
 
 def neg(a: Any) -> Any:
     if type(a) is int:
-        return _int(-a)
+        return check_int(-a)
     if type(a) is float:
         return -a
     raise type_error(f"bad operand type for unary -: {type_name(a)}")

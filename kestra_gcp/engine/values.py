@@ -38,6 +38,7 @@ def type_name(v: Any) -> str:
 
 
 def check_int(v: int) -> int:
+    """`v` if it fits a Workflows integer (64-bit signed); else the ValueError Workflows raises."""
     if v < INT_MIN or v > INT_MAX:
         raise value_error("integer overflow")
     return v
