@@ -1,8 +1,9 @@
 """Benchmark: the postgres function's CopyIn (gs:// object -> COPY FROM STDIN) vs `psql \\copy` from a local
 file, into the same embedded PostgreSQL server, with the same synthetic taxi month (default 1M rows).
 
-Each side loads into its own empty table, alternately, `--runs` times; the medians are compared. The
-function runs in a fresh process (`handle()` of kfn.postgres) whose peak RSS (VmHWM) is reported.
+Each side loads into its own empty table, `--runs` times, alternating which goes first, each load
+starting from a checkpoint; the medians are compared. The function runs in a fresh process (`handle()`
+of kfn.postgres) whose peak RSS (VmHWM) is reported.
 Run: `.venv/bin/python bench/bench_copyin.py [--rows 1000000] [--runs 3]`.
 """
 
@@ -113,10 +114,17 @@ def main() -> None:
                 for t in ("t_psql", "t_fn"):
                     conn.execute(f"DROP TABLE IF EXISTS {t}")
                     conn.execute(ddl(t))
-            psql_times.append(run_psql(csv, server, url, "t_psql"))
-            result = run_function(uri, jdbc, "t_fn", env)
-            fn_times.append(result["seconds"])
-            rss.append(int(result["peak_rss_kb"]))
+            # alternate who goes first, and start each load from a checkpoint, so WAL and checkpoint
+            # pressure from one load does not land on the other
+            for side in (("psql", "fn") if run % 2 == 0 else ("fn", "psql")):
+                with psycopg.connect(server.superuser_url(), autocommit=True) as conn:
+                    conn.execute("CHECKPOINT")
+                if side == "psql":
+                    psql_times.append(run_psql(csv, server, url, "t_psql"))
+                else:
+                    result = run_function(uri, jdbc, "t_fn", env)
+                    fn_times.append(result["seconds"])
+                    rss.append(int(result["peak_rss_kb"]))
             with psycopg.connect(url) as conn:
                 counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
                           for t in ("t_psql", "t_fn")]
