@@ -24,16 +24,17 @@ MASK = "******"
 
 _cache: dict[str, str] = {}
 _known: set[str] = set()
+_masked: tuple[str, ...] = ()  # _known, longest first (rebuilt when a value is remembered)
 _lock = threading.Lock()
 _client: Any = None
 
 
 def remember(value: str) -> None:
     """Mask `value` (and its URL-encoded forms) in every later message, log line and output."""
+    global _masked
     with _lock:
-        for variant in (value, quote(value, safe=""), quote_plus(value)):
-            if variant:
-                _known.add(variant)
+        _known.update(v for v in (value, quote(value, safe=""), quote_plus(value)) if v)
+        _masked = tuple(sorted(_known, key=len, reverse=True))
 
 
 def _from_env(name: str) -> str | None:
@@ -136,9 +137,7 @@ def resolve(value: Any) -> Any:
 
 def redact_text(text: str) -> str:
     """Mask every known secret value in `text` (longest first, so overlapping values mask fully)."""
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for secret in known:
+    for secret in _masked:
         if secret in text:
             text = text.replace(secret, MASK)
     return text

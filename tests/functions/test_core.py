@@ -179,3 +179,11 @@ def test_upload_pieces_multi_chunk_and_abort(state_bucket: str) -> None:
     with pytest.raises(ConnectionResetError):
         storage.upload_pieces(failing(), broken, chunk_size=chunk)
     assert not storage.blob(broken).exists()
+
+
+def test_overlapping_secrets_are_masked_whole() -> None:
+    from kfn import secrets
+
+    secrets.remember("ov-short")
+    secrets.remember("ov-short-and-long")
+    assert secrets.redact_text("x ov-short-and-long y ov-short") == "x ****** y ******"
