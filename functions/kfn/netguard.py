@@ -38,8 +38,11 @@ def allowed_networks() -> list[IpNetwork]:
 
 
 def _public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _public(address.ipv4_mapped)
+        if address.sixtofour is not None and not _public(address.sixtofour):  # 6to4 wraps an IPv4 address
+            return False
     return not (
         address.is_private
         or address.is_loopback

@@ -332,3 +332,18 @@ def test_killed_function_leaves_no_partial_object(state_bucket: str, gcs_emulato
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert list(storage.client().list_blobs(state_bucket)) == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.169.254", "10.1.2.3", "127.0.0.1", "::1", "fd00:ec2::254", "::ffff:169.254.169.254", "2002:a9fe:a9fe::1"],
+)
+def test_non_public_addresses_are_refused(address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfn import netguard
+    from kfn.errors import Forbidden
+
+    monkeypatch.setenv("KESTRA_GCP_DOWNLOAD_ALLOW", "")
+    with pytest.raises(Forbidden, match="resolves to non-public address"):
+        netguard.check_address("h", address)
+    netguard.check_address("h", "8.8.8.8")
+    netguard.check_address("h", "2001:4860:4860::8888")
