@@ -59,6 +59,8 @@ def _options(call: Call) -> Options:
     merged = {**{k: call.task[k] for k in ("allowFailed", "followRedirects") if k in call.task}, **raw}
     opts = Options()
     timeout = merged.get("timeout") or {}
+    if not isinstance(timeout, dict):
+        raise TaskError("property 'options.timeout' must be a map")
     if timeout.get("connectTimeout"):
         opts.connect_timeout = parse_duration(
             timeout["connectTimeout"], "options.timeout.connectTimeout"
@@ -69,7 +71,11 @@ def _options(call: Call) -> Options:
         ).total_seconds()
     opts.follow_redirects = merged.get("followRedirects", True) is not False
     opts.allow_failed = merged.get("allowFailed", False) is True
-    opts.allowed_codes = {int(c) for c in merged.get("allowedResponseCodes") or []}
+    codes = merged.get("allowedResponseCodes") or []
+    try:
+        opts.allowed_codes = {int(c) for c in codes}
+    except (TypeError, ValueError):
+        raise TaskError(f"property 'options.allowedResponseCodes' must list status codes, got {codes!r}") from None
     return opts
 
 

@@ -131,6 +131,18 @@ def test_http_errors(site: str, state_bucket: str, invoke: Invoke) -> None:
     assert status == 200 and body["outputs"]["code"] == 410
 
 
+def test_bad_options_are_task_errors(state_bucket: str, invoke: Invoke) -> None:
+    for options, message in (
+        ({"timeout": "PT5S"}, "property 'options.timeout' must be a map"),
+        ({"allowedResponseCodes": ["x"]}, "property 'options.allowedResponseCodes' must list status codes"),
+        ("yes", "property 'options' must be a map"),
+    ):
+        task = {"id": "t", "type": TYPE, "uri": "http://127.0.0.1:9/x", "options": options}
+        status, body = invoke("download", task)
+        assert status == 400 and body["error"]["type"] == "TaskError", body
+        assert message in body["error"]["message"]
+
+
 def test_empty_response(site: str, state_bucket: str, invoke: Invoke) -> None:
     status, body = invoke("download", {"id": "t", "type": TYPE, "uri": f"{site}/empty"})
     assert status == 400 and "empty body" in body["error"]["message"]
