@@ -129,6 +129,15 @@ def _delete(call: Call) -> dict[str, Any]:
     return {"uri": uri, "deleted": True}
 
 
+def _pattern(reg_exp: object) -> re.Pattern[str] | None:
+    if not reg_exp:
+        return None
+    try:
+        return re.compile(str(reg_exp))
+    except re.error as exc:
+        raise TaskError(f"regExp {reg_exp!r} is not a valid regular expression: {exc}") from None
+
+
 def _list(call: Call) -> dict[str, Any]:
     source = str(call.require("from"))
     match = re.match(r"^gs://([^/]+)/?(.*)$", source)
@@ -137,7 +146,7 @@ def _list(call: Call) -> dict[str, Any]:
     bucket, prefix = match.groups()
     recursive = str(call.prop("listingType", "DIRECTORY")).upper() == "RECURSIVE"
     kind = str(call.prop("filter", "BOTH")).upper()
-    pattern = re.compile(str(call.prop("regExp"))) if call.prop("regExp") else None
+    pattern = _pattern(call.prop("regExp"))
     iterator = storage.client().list_blobs(
         bucket,
         prefix=prefix or None,

@@ -163,6 +163,13 @@ def test_create_bucket_if_exists(state_bucket: str, invoke: Invoke) -> None:
     assert status == 200 and body["outputs"]["created"] is False
 
 
+def test_list_with_a_bad_regexp_is_a_task_error(state_bucket: str, invoke: Invoke) -> None:
+    task = {"id": "l", "type": P + "List", "from": f"gs://{state_bucket}/", "regExp": "(unclosed"}
+    status, body = invoke("gcs", task)
+    assert status == 400 and body["error"]["type"] == "TaskError", body
+    assert body["error"]["message"].startswith("gcs: regExp '(unclosed' is not a valid regular expression")
+
+
 def test_unknown_type(state_bucket: str, invoke: Invoke) -> None:
     status, body = invoke("gcs", {"id": "x", "type": P + "Compose"})
     assert status == 400 and "type io.kestra.plugin.gcp.gcs.Compose is not served" in body["error"]["message"]
