@@ -38,11 +38,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, code: int, body: Any, ctype: str = "application/json", headers: dict[str, str] | None = None
     ) -> None:
-        raw = (
-            body
-            if isinstance(body, bytes)
-            else (json.dumps(body).encode() if ctype == "application/json" else str(body).encode())
-        )
+        if isinstance(body, bytes):
+            raw = body
+        elif ctype == "application/json":
+            raw = json.dumps(body).encode()
+        else:
+            raw = str(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(raw)))
