@@ -66,8 +66,11 @@ class StepBuilder:
     images: dict[str, str] = field(default_factory=dict)  # Cloud Run job key -> container image
     _node_names: dict[int, str] = field(default_factory=dict)
     _static: dict[str, Any] | None = None
+    keyed: set[str] = field(default_factory=set)  # tasks inside ForEach: outputs also keyed by value
+    after_execution: bool = False  # generating afterExecution (execution.state is known)
+    current: TaskNode | None = None  # the task being generated (task.id, task.type)
     _scope: Any = None
-    _scope_key: tuple[int, bool, bool] | None = None
+    _scope_key: tuple[Any, ...] | None = None
 
     # ---- diagnostics and scope -------------------------------------------------------------
     @property
@@ -84,18 +87,24 @@ class StepBuilder:
     def scope(self, in_loop: bool | None = None, working_dir: bool = False) -> Any:
         """The Pebble scope at the current point (tasks run so far, loop context); cached until it changes."""
         loop = self.loop_depth > 0 if in_loop is None else in_loop
-        key = (len(self.done), loop, working_dir)
+        key = (len(self.done), loop, working_dir, len(self.keyed), self.after_execution, id(self.current))
         if self._scope_key == key and self._scope is not None:
             return self._scope
         if self._static is None:
             all_nodes = self.flow.all_tasks()
             self._static = {
                 "inputs": {i.id: i.type for i in self.flow.inputs}, "variables": self.flow.variables,
+                "nullable_inputs": frozenset(i.id for i in self.flow.inputs
+                                             if not i.required and i.defaults is None),
                 "all_tasks": frozenset(n.id for n in all_nodes), "task_types": {n.id: n.type for n in all_nodes},
                 "has_trigger": bool(self.flow.triggers), "flow_id": self.flow.id,
                 "namespace": self.flow.namespace, "labels": {k: str(v) for k, v in self.flow.labels.items()},
             }
-        self._scope = make_scope(tasks=dict(self.done), in_loop=loop, working_dir=working_dir, **self._static)
+        task = self.current
+        self._scope = make_scope(tasks=dict(self.done), in_loop=loop, working_dir=working_dir,
+                                 keyed_tasks=frozenset(self.keyed), after_execution=self.after_execution,
+                                 task_id=task.id if task else "", task_type=task.type if task else "",
+                                 **self._static)
         self._scope_key = key
         return self._scope
 
@@ -105,6 +114,14 @@ class StepBuilder:
             return default
         wd = node.type.startswith("io.kestra.plugin.jdbc.duckdb.")
         return self.expr.value(node.raw[prop], (*node.path, prop), self.scope(working_dir=wd))
+
+    def condition(self, node: TaskNode, *at: str | int) -> Any:
+        """The value at `at` in `node` (e.g. `"runIf"`, `"conditions", 0`) as a Workflows boolean judged with
+        Kestra's truthiness."""
+        value: Any = node.raw
+        for key in at:
+            value = value[key]
+        return self.expr.condition(value, (*node.path, *at), self.scope())
 
     def typed(self, node: TaskNode, prop: str) -> tuple[Any, str]:
         raw = node.raw.get(prop)
@@ -140,13 +157,15 @@ class StepBuilder:
         n = self.unique(step_name(node.id))
         self._node_names[id(node)] = n
         v_start, v_att = f"{n}_start", f"{n}_attempts"
-        outer = self.expr.hoist, self.expr.hoist_prefix
-        self.expr.hoist, self.expr.hoist_prefix = [], n
+        outer = self.expr.hoist, self.expr.hoist_prefix, self.current
+        self.expr.hoist, self.expr.hoist_prefix, self.current = [], n, node
+        run_if = self.condition(node, "runIf") if "runIf" in node.raw else True
         core = node.spec.generate(node, self)
         core = [*self.expr.hoist, *core]
         if self.loop_depth > 0 and node.spec.outputs != frozenset() and not node.spec.flowable:
             core = self._keyed_by_value(node, n, core)
-        self.expr.hoist, self.expr.hoist_prefix = outer
+            self.keyed.add(node.id)
+        self.expr.hoist, self.expr.hoist_prefix, self.current = outer
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
             self.done.setdefault(kid.id, kid.spec.outputs)
@@ -188,16 +207,12 @@ class StepBuilder:
             {f"{n}_begin": {"assign": [{v_start: "${time.format(sys.now())}"}, {v_att: 0}]}},
             {f"{n}_try": try_step},
         ]
-        if node.model.runIf is not None and node.model.runIf is not True and node.model.runIf != "true":
-            cond = self.expr.value(node.model.runIf, (*node.path, "runIf"), self.scope())
-            steps = [
-                {f"{n}_run_if": {"call": "kestra_truthy", "args": {"v": cond}, "result": f"{n}_enabled"}},
-                {f"{n}_check": {"switch": [
-                    {"condition": f"${{{n}_enabled}}", "steps": steps},
-                    {"condition": True, "assign": [{"task_runs": f'${{list.concat(task_runs, kestra_run({tid}, '
-                                                                  '"SKIPPED", time.format(sys.now()), 0))}'}]},
-                ]}},
-            ]
+        if run_if is not True:
+            steps = [{f"{n}_check": {"switch": [
+                {"condition": run_if, "steps": steps},
+                {"condition": True, "assign": [{"task_runs": f'${{list.concat(task_runs, kestra_run({tid}, '
+                                                              '"SKIPPED", time.format(sys.now()), 0))}'}]},
+            ]}}]
         return [{n: {"steps": steps}}]
 
     def _keyed_by_value(self, node: TaskNode, n: str, core: list[Step]) -> list[Step]:

@@ -5,18 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+
+from compiler import pebble as _pebble
 from compiler.diagnostics import Diagnostic
 from compiler.yamlsource import Path, SourceMap
-
-try:
-    from compiler import pebble as _pebble
-
-    _AVAILABLE = hasattr(_pebble, "compile_template") and hasattr(_pebble, "CodegenContext")
-except ImportError:  # pragma: no cover - while the Pebble package is being written
-    _pebble = None  # type: ignore[assignment]
-    _AVAILABLE = False
-
-import re
 
 EXPRESSION_LIMIT = 380  # Workflows limits the length of one expression (400 characters per the emulator docs)
 _PIECES = re.compile(r"(\{\{.*?\}\})", re.DOTALL)
@@ -55,31 +48,43 @@ class Expressions:
     def string(self, text: str, path: Path, scope: Any) -> ExprResult:
         if "{{" not in text and "{%" not in text and "{#" not in text and "${" not in text:
             return ExprResult(text, "string")
-        if not _AVAILABLE:
-            if "{{" not in text and "{%" not in text and "{#" not in text:
-                return ExprResult(text.replace("${", "${\"${\"}"), "string")
-            self.diagnostics.append(self.source.diag(path, "expressions cannot be compiled yet"))
-            return ExprResult(text)
-        if self.check_only and ("{{" in text or "{%" in text or "{#" in text):
-            try:
-                tpl = _pebble.parse_template(text, self.origin(path))
-            except _pebble.TemplateError as exc:
-                self.diagnostics.append(exc.diagnostic)
-                return ExprResult(text)
-            collected = _pebble.Collected()
-            self.diagnostics.extend(_pebble.check(tpl, scope, collected))
-            self.kv |= collected.kv
-            self.secrets |= collected.secrets
+        if self.check_only and _pebble.has_template(text):
+            self._check(text, path, scope)
             return ExprResult(text)
         out = _pebble.compile_template(text, self.origin(path), _pebble.CodegenContext(scope))
-        self.diagnostics.extend(out.diagnostics)
-        self.kv |= out.collected.kv
-        self.secrets |= out.collected.secrets
+        self._absorb(out)
         value = out.value
         if (self.hoist is not None and out.ok and isinstance(value, str) and len(value) > EXPRESSION_LIMIT
                 and "{%" not in text and "{#" not in text):
             value = self._hoist(text, path, scope, value)
         return ExprResult(value, out.type)
+
+    def condition(self, value: Any, path: Path, scope: Any) -> Any:
+        """A Workflows boolean (`True`/`False` or `"${...}"`) for a condition judged with Kestra's truthiness
+        (`runIf`, If `condition`, Fail `condition`, Assert `conditions`)."""
+        if self.check_only and isinstance(value, str) and _pebble.has_template(value):
+            self._check(value, path, scope)
+            return True
+        out = _pebble.compile_condition(value, self.origin(path), _pebble.CodegenContext(scope))
+        self._absorb(out)
+        return out.value
+
+    def _check(self, text: str, path: Path, scope: Any) -> None:
+        """Validation only: parse and check `text`, keeping its diagnostics, KV keys and secret names."""
+        try:
+            tpl = _pebble.parse_template(text, self.origin(path))
+        except _pebble.TemplateError as exc:
+            self.diagnostics.append(exc.diagnostic)
+            return
+        collected = _pebble.Collected()
+        self.diagnostics.extend(_pebble.check(tpl, scope, collected))
+        self.kv |= collected.kv
+        self.secrets |= collected.secrets
+
+    def _absorb(self, out: Any) -> None:
+        self.diagnostics.extend(out.diagnostics)
+        self.kv |= out.collected.kv
+        self.secrets |= out.collected.secrets
 
     def _hoist(self, text: str, path: Path, scope: Any, whole: str) -> str:
         """Build a long template piece by piece in assign steps (Workflows limits expression length).
@@ -121,6 +126,4 @@ class Expressions:
 
 
 def make_scope(**kwargs: Any) -> Any:
-    if _pebble is None:
-        return None
     return _pebble.Scope(**kwargs)

@@ -227,6 +227,9 @@ class Checker:
                 return
             names = s.tasks[first]
             out = chain[1] if len(chain) > 1 and isinstance(chain[1], str) else None
+            if first in s.keyed_tasks and names is not None and out not in names:
+                # outputs.t[<iteration value>].x: the output name comes after the value
+                out = chain[2] if len(chain) > 2 and isinstance(chain[2], str) else None
             if names is not None and out is not None and out not in names and not guarded:
                 ttype = s.task_types.get(first)
                 of = f" ({ttype})" if ttype else ""

@@ -18,6 +18,7 @@ from compiler.pebble import ast
 from compiler.pebble.cache import parse_cached
 from compiler.pebble.checker import arg_value, path_of
 from compiler.pebble.errors import PebbleError
+from compiler.pebble.lexer import has_template
 from compiler.pebble.registry import Signature
 from compiler.pebble.scope import Collected, Scope
 from compiler.pebble.wexpr import (
@@ -296,9 +297,10 @@ class Generator:
             if not s.working_dir:
                 raise PebbleError("'workingDir' is only available in DuckDB and script tasks", e.pos)
             return const("{{workingDir}}")
-        if root == "execution" and first not in ("id", "startDate"):
+        if root == "execution" and first not in ("id", "startDate") and not (
+                first == "state" and s.after_execution):
             raise PebbleError(f"'execution.{first}' cannot be compiled (supported: execution.id, "
-                              "execution.startDate)", e.pos)
+                              "execution.startDate, and execution.state in afterExecution)", e.pos)
         if root == "taskrun" and first not in ("value", "iteration"):
             raise PebbleError(f"'taskrun.{first}' cannot be compiled (supported: taskrun.value, "
                               "taskrun.iteration)", e.pos)
@@ -564,7 +566,7 @@ class Generator:
 
 
 def _is_template(v: Any) -> bool:
-    return isinstance(v, str) and ("{{" in v or "{%" in v)
+    return isinstance(v, str) and has_template(v)
 
 
 def _render_const(v: Any) -> str:

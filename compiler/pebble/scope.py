@@ -23,6 +23,9 @@ class Scope:
     - `task_types`: task id -> Kestra type, for messages.
     - `has_trigger`: the flow has a trigger, so `trigger.*` may be used.
     - `in_loop`: inside ForEach/EachSequential/EachParallel (`taskrun.value`, `taskrun.iteration`).
+    - `keyed_tasks`: tasks run inside ForEach, whose outputs are also keyed by the iteration value
+      (`outputs.t[value].x` besides `outputs.t.x`).
+    - `after_execution`: in `afterExecution`, where `execution.state` is the final state.
     - `working_dir`: `{{ workingDir }}` is allowed (DuckDB task properties).
     - `flow_id`, `namespace`, `labels`, `task_id`/`task_type` (the task being compiled): compile-time facts.
     """
@@ -35,6 +38,8 @@ class Scope:
     task_types: Mapping[str, str] = field(default_factory=dict)
     has_trigger: bool = False
     in_loop: bool = False
+    keyed_tasks: frozenset[str] = frozenset()
+    after_execution: bool = False
     working_dir: bool = False
     flow_id: str = ""
     namespace: str = ""

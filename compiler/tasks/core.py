@@ -140,22 +140,18 @@ def _fail(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     raise_step = {"raise": {"tags": ["KestraTaskError"], "message": message}}
     if "condition" not in node.raw:
         return [{f"{n}_fail": raise_step}]
-    cond = b.value(node, "condition")
-    return [
-        {f"{n}_condition": {"call": "kestra_truthy", "args": {"v": cond}, "result": f"{n}_holds"}},
-        {f"{n}_fail": {"switch": [{"condition": f"${{{n}_holds}}", "steps": [{f"{n}_raise": raise_step}]}]}},
-    ]
+    cond = b.condition(node, "condition")
+    return [{f"{n}_fail": {"switch": [{"condition": cond, "steps": [{f"{n}_raise": raise_step}]}]}}]
 
 
 def _assert(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     n = b.name(node)
     steps: list[dict[str, Any]] = []
     for i, cond in enumerate(node.raw["conditions"]):
-        value = b.expr.value(cond, (*node.path, "conditions", i), b.scope())
+        holds = b.condition(node, "conditions", i)
         message = b.value(node, "errorMessage") or f"assertion {i + 1} failed: {cond}"
-        steps.append({f"{n}_check{i + 1}": {"call": "kestra_truthy", "args": {"v": value},
-                                             "result": f"{n}_ok{i + 1}"}})
-        steps.append({f"{n}_assert{i + 1}": {"switch": [{"condition": f"${{not({n}_ok{i + 1})}}", "raise": {
+        failed = not holds if isinstance(holds, bool) else f"${{not({holds[2:-1]})}}"
+        steps.append({f"{n}_assert{i + 1}": {"switch": [{"condition": failed, "raise": {
             "tags": ["KestraTaskError"], "message": message}}]}})
     return steps
 

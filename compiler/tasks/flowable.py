@@ -54,14 +54,6 @@ class Subflow(TaskBase):
     outputs: Any = None
 
 
-def _truthy(node: TaskNode, b: StepBuilder, prop: str) -> tuple[Steps, str]:
-    value, vtype = b.typed(node, prop)
-    if vtype in ("bool",):
-        return [], value if isinstance(value, str) else ("${true}" if value else "${false}")
-    n = b.name(node)
-    return [{f"{n}_test": {"call": "kestra_truthy", "args": {"v": value}, "result": f"{n}_cond"}}], f"${{{n}_cond}}"
-
-
 def _local_handlers(node: TaskNode, b: StepBuilder, body: Steps) -> Steps:
     """A flowable's own `errors`/`finally` blocks around its body."""
     errors, final = node.children.get("errors"), node.children.get("finally")
@@ -81,14 +73,14 @@ def _local_handlers(node: TaskNode, b: StepBuilder, body: Steps) -> Steps:
 
 def _if(node: TaskNode, b: StepBuilder) -> Steps:
     n = b.name(node)
-    pre, cond = _truthy(node, b, "condition")
+    cond = b.condition(node, "condition")
     then = b.block(node.children.get("then", []))
     other = b.block(node.children.get("else", []))
     branches: list[dict[str, Any]] = [{"condition": cond, "steps": then or [{f"{n}_noop": {"assign": [
         {f"{n}_branch": "then"}]}}]}]
     if other:
         branches.append({"condition": True, "steps": other})
-    return _local_handlers(node, b, [*pre, {f"{n}_switch": {"switch": branches}}])
+    return _local_handlers(node, b, [{f"{n}_switch": {"switch": branches}}])
 
 
 def _switch(node: TaskNode, b: StepBuilder) -> Steps:
