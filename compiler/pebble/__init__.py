@@ -25,6 +25,7 @@ from compiler.pebble.cache import parse_cached
 from compiler.pebble.checker import Checker
 from compiler.pebble.codegen import CodegenContext, Generator
 from compiler.pebble.errors import PebbleError
+from compiler.pebble.lexer import has_template
 from compiler.pebble.positions import Origin, ScalarStyle
 from compiler.pebble.scope import Collected, Scope
 
@@ -79,11 +80,6 @@ class Compiled:
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
-
-
-def has_template(text: str) -> bool:
-    """True if `text` contains Pebble syntax (`{{`, `{%` or `{#`)."""
-    return "{{" in text or "{%" in text or "{#" in text
 
 
 def _diag(origin: Origin, text: str, message: str, pos: int, severity: Severity = Severity.ERROR) -> Diagnostic:

@@ -14,6 +14,11 @@ from compiler.pebble.errors import PebbleError
 Kind = Literal["text", "print_open", "print_close", "tag_open", "tag_close", "name", "number", "string", "op", "eof"]
 
 
+def has_template(text: str) -> bool:
+    """True if `text` contains Pebble syntax (`{{`, `{%` or `{#`)."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     kind: Kind

@@ -10,7 +10,7 @@ import pytest
 
 from compiler.pebble import CodegenContext, Origin, compile_template
 from kestra_gcp.engine import evaluate_expression
-from tests.pebble.context import CTX, CTX_HOIST, RUN
+from tests.pebble.context import CTX, CTX_HOIST, RUN, SCOPE
 
 CASES: list[tuple[str, Any]] = [
     # inputs, text and typed values
@@ -319,3 +319,12 @@ MANUAL_RUN_CASES: list[tuple[str, Any]] = [
 @pytest.mark.parametrize("ctx", [CTX, CTX_HOIST], ids=["plain", "hoisted"])
 def test_manual_run_without_trigger(template: str, expected: Any, ctx: CodegenContext) -> None:
     assert _run(template, ctx, trigger=None) == expected
+
+
+def test_render_drops_pebble_comments() -> None:
+    import dataclasses
+
+    scope = dataclasses.replace(SCOPE, variables={**SCOPE.variables, "note": "a {# skipped #}b"})
+    ctx = CodegenContext(scope)
+    assert _run("{{ render(vars.note) }}", ctx) == "a b"
+    assert _run("{{ vars.note }}", ctx) == "a {# skipped #}b"  # without render, the text is kept as is
