@@ -105,12 +105,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"type": "TaskError", "message": f"{name}: task {task['id']} failed on purpose"}})
             return
         ttype = str(task.get("type", ""))
+        flow_namespace = req.get("execution", {}).get("namespace")
+        namespace = task.get("namespace") or flow_namespace
         if name == "kv" and ttype.endswith("kv.Set"):
-            self.state.kv[f"{task.get('namespace')}/{task['key']}"] = task.get("value")
+            self.state.kv[f"{namespace}/{task['key']}"] = task.get("value")
             self._send(200, {"outputs": {}})
             return
+        if name == "kv" and ttype.endswith("kv.Get") and "keys" in task:
+            self._kv_keys(task["keys"], flow_namespace)
+            return
         if name == "kv" and ttype.endswith("kv.Get"):
-            key = f"{task.get('namespace')}/{task['key']}"
+            key = f"{namespace}/{task['key']}"
             if key not in self.state.kv and task.get("errorOnMissing"):
                 self._send(404, {"error": {"type": "NotFound", "message": f"kv: key {task['key']} not found"}})
                 return
@@ -119,6 +124,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             200, {"outputs": {"function": name, "taskId": task.get("id"), "uri": f"gs://b/{task.get('id')}", "rows": 3}}
         )
+
+    def _kv_keys(self, keys: list[dict[str, Any]], flow_namespace: str | None) -> None:
+        """The contract's batch Get: `{values: {namespace: {key: value}}}`; a missing key is null, or 404
+        unless its errorOnMissing is false."""
+        values: dict[str, dict[str, Any]] = {}
+        for item in keys:
+            ns = item.get("namespace") or flow_namespace
+            stored = f"{ns}/{item['key']}"
+            if stored not in self.state.kv and item.get("errorOnMissing", True) is not False:
+                self._send(404, {"error": {"type": "NotFound", "message": f"kv: key {item['key']} not found"}})
+                return
+            values.setdefault(str(ns), {})[item["key"]] = self.state.kv.get(stored)
+        self._send(200, {"outputs": {"values": values}})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
