@@ -165,7 +165,12 @@ def serve(
     if grpc_port >= 0:
         from kestra_gcp.engine.api_grpc import serve_grpc
 
-        grpc_server, bound = serve_grpc(api, grpc_port)
+        try:
+            grpc_server, bound = serve_grpc(api, grpc_port)
+        except OSError as exc:
+            server.shutdown()
+            server.server_close()
+            raise UserError(str(exc)) from None
         print(f"Executions API (gRPC): 127.0.0.1:{bound}", file=sys.stderr, flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -71,6 +71,9 @@ def serve_grpc(api: ExecutionsApi, port: int = 0) -> tuple[grpc.Server, int]:
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="executions-grpc"))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    try:
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    except RuntimeError as exc:  # grpc's way of saying the address is taken
+        raise OSError(f"cannot listen on 127.0.0.1:{port} (gRPC)") from exc
     server.start()
     return server, bound

@@ -100,3 +100,18 @@ def test_serve_directory(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_with_a_taken_grpc_port_is_a_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "one.yaml").write_text("- r:\n    return: 1\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _run("workflows", "serve", str(tmp_path), "--port", "0", "--grpc-port", str(port))
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: cannot listen on 127.0.0.1:{port} (gRPC)"], proc.stderr
+    assert "Traceback" not in proc.stderr
