@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
-
-import re
 
 from compiler import pebble as _pebble
 from compiler.diagnostics import Diagnostic

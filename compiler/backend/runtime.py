@@ -65,14 +65,14 @@ def helper_subworkflows() -> dict[str, Any]:
                             "${\"input '\" + name + \"': '\" + string(value) + \"' is not a boolean\"}")}]},
                     ]}}]},
                     {"condition": '${kind == "JSON" or kind == "ARRAY" or kind == "MULTISELECT"}', "steps": [
-                        {"to_json": {"switch": [{"condition": '${get_type(value) == "string"}', "steps": [
+                        {"to_json": {"switch": [{"condition": '${type(value) == "string"}', "steps": [
                             {"decode_json": {
                                 "try": {"assign": [{"value": "${json.decode(value)}"}]},
                                 "except": {"as": "e", "steps": [{"bad_json": _raise_input(
                                     "${\"input '\" + name + \"': '\" + value + \"' is not valid JSON\"}")}]},
                             }}]}]}},
                         {"is_list": {"switch": [{
-                            "condition": '${kind != "JSON" and get_type(value) != "list"}',
+                            "condition": '${kind != "JSON" and type(value) != "list"}',
                             "steps": [{"not_list": _raise_input(
                                 "${\"input '\" + name + \"': \" + json.encode_to_string(value)"
                                 " + \" is not a list\"}")}],
@@ -89,7 +89,7 @@ def helper_subworkflows() -> dict[str, Any]:
                              "${\"input '\" + name + \"': '\" + string(value) + \"' is not a date (YYYY-MM-DD)\"}")}]},
                     ]}}]},
                     {"condition": '${kind == "STRING" or kind == "SELECT" or kind == "EMAIL" or kind == "URI"}',
-                     "steps": [{"to_string": {"switch": [{"condition": '${get_type(value) != "string"}',
+                     "steps": [{"to_string": {"switch": [{"condition": '${type(value) != "string"}',
                                                           "assign": [{"value": "${string(value)}"}]}]}}]},
                 ]}},
                 {"check_values": {"switch": [{"condition": "${values != null}", "steps": [
@@ -124,13 +124,13 @@ def helper_subworkflows() -> dict[str, Any]:
             "params": ["e"],
             "steps": [
                 {"shape": {"switch": [
-                    {"condition": '${get_type(e) == "string"}', "return": "${e}"},
-                    {"condition": '${get_type(e) != "map"}', "return": "${json.encode_to_string(e)}"},
+                    {"condition": '${type(e) == "string"}', "return": "${e}"},
+                    {"condition": '${type(e) != "map"}', "return": "${json.encode_to_string(e)}"},
                 ]}},
                 {"body": {"switch": [{"condition": '${"body" in e}', "steps": [{"body_error": {"switch": [
-                    {"condition": '${get_type(e.body) == "map"}', "steps": [{"error_map": {"switch": [
+                    {"condition": '${type(e.body) == "map"}', "steps": [{"error_map": {"switch": [
                         {"condition": '${"error" in e.body}', "steps": [{"error_message": {"switch": [
-                            {"condition": '${get_type(e.body.error) == "map"}', "steps": [{"has_message": {
+                            {"condition": '${type(e.body.error) == "map"}', "steps": [{"has_message": {
                                 "switch": [{"condition": '${"message" in e.body.error}',
                                             "return": "${string(e.body.error.message)}"}]}}]},
                         ]}}]},
@@ -147,14 +147,14 @@ def helper_subworkflows() -> dict[str, Any]:
         "kestra_transient": {
             "params": ["e"],
             "steps": [
-                {"shape": {"switch": [{"condition": '${get_type(e) != "map"}', "return": False}]}},
+                {"shape": {"switch": [{"condition": '${type(e) != "map"}', "return": False}]}},
                 {"tags": {"switch": [{"condition": '${"tags" in e}', "steps": [{"transient_tag": {"for": {
                     "value": "tag", "in": "${e.tags}", "steps": [{"is_transient": {"switch": [
                         {"condition": '${tag == "ConnectionError" or tag == "ConnectionFailedError"'
                                       ' or tag == "TimeoutError"}', "return": True},
                     ]}}]}}}]}]}},
                 {"code": {"switch": [{"condition": '${"code" in e}', "steps": [{"transient_code": {"switch": [
-                    {"condition": '${get_type(e.code) == "integer"}', "steps": [{"code_value": {"switch": [
+                    {"condition": '${type(e.code) == "integer"}', "steps": [{"code_value": {"switch": [
                         {"condition": "${e.code == 429 or e.code >= 500}", "return": True},
                     ]}}]},
                 ]}}]}]}},
@@ -173,32 +173,17 @@ def helper_subworkflows() -> dict[str, Any]:
         },
         "kestra_key": {
             "params": ["v"],
-            "steps": [{"key": {"switch": [{"condition": '${get_type(v) == "string"}', "return": "${v}"},
-                                          {"condition": '${get_type(v) == "integer" or get_type(v) == "double"'
-                                                        ' or get_type(v) == "boolean"}', "return": "${string(v)}"}]}},
+            "steps": [{"key": {"switch": [{"condition": '${type(v) == "string"}', "return": "${v}"},
+                                          {"condition": '${type(v) == "integer" or type(v) == "double"'
+                                                        ' or type(v) == "boolean"}', "return": "${string(v)}"}]}},
                       {"json": {"return": "${json.encode_to_string(v)}"}}],
-        },
-        "kestra_truthy": {
-            "params": ["v"],
-            "steps": [
-                {"falsy": {"switch": [
-                    {"condition": "${v == null}", "return": False},
-                    {"condition": '${get_type(v) == "boolean"}', "return": "${v}"},
-                    {"condition": '${get_type(v) == "string"}', "steps": [{"text": {"switch": [
-                        {"condition": '${v == "" or text.to_lower(v) == "false" or v == "0"}', "return": False},
-                    ]}}]},
-                    {"condition": '${get_type(v) == "integer" or get_type(v) == "double"}',
-                     "return": "${v != 0}"},
-                ]}},
-                {"truthy": {"return": True}},
-            ],
         },
         "kestra_list": {
             "params": ["v"],
             "steps": [
                 {"shape": {"switch": [
-                    {"condition": '${get_type(v) == "list"}', "return": "${v}"},
-                    {"condition": '${get_type(v) == "string"}', "return": "${json.decode(v)}"},
+                    {"condition": '${type(v) == "list"}', "return": "${v}"},
+                    {"condition": '${type(v) == "string"}', "return": "${json.decode(v)}"},
                 ]}},
                 {"bad": {"raise": {"tags": ["KestraTaskError"], "message":
                                    "${\"ForEach values must be a list, got \" + json.encode_to_string(v)}"}}},
@@ -206,13 +191,3 @@ def helper_subworkflows() -> dict[str, Any]:
         },
     }
 
-
-def fix_type_builtin(doc: Any) -> Any:
-    """The helpers above say `get_type(x)` for readability of this file; Workflows spells it `type(x)`."""
-    if isinstance(doc, dict):
-        return {k: fix_type_builtin(v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [fix_type_builtin(v) for v in doc]
-    if isinstance(doc, str):
-        return doc.replace("get_type(", "type(")
-    return doc

@@ -10,9 +10,10 @@ from typing import Any
 
 from compiler.backend.builder import FlowLinks, StepBuilder, step_name, target
 from compiler.backend.expressions import Expressions
-from compiler.backend.runtime import EXECUTION_FAILED, fix_type_builtin, helper_subworkflows
+from compiler.backend.runtime import EXECUTION_FAILED, helper_subworkflows
 from compiler.diagnostics import Diagnostic
 from compiler.ir import FlowIR
+from compiler.pebble.functions import kv_name
 
 Step = dict[str, Any]
 
@@ -71,17 +72,24 @@ def _start(flow: FlowIR, b: StepBuilder) -> list[Step]:
 
 
 def _kv_loads(flow: FlowIR, b: StepBuilder, keys: set[tuple[str, str]]) -> list[Step]:
-    steps: list[Step] = []
-    for ns, key in sorted(keys):
-        n = b.unique(step_name(f"kv_{key}"))
-        b.functions.add("kv")
-        steps.append({n: {"call": "http.post", "args": {
-            "url": '${sys.get_env("KESTRA_GCP_FN_KV")}', "auth": {"type": "OIDC"}, "timeout": 60,
-            "body": {"task": {"id": f"kv_{key}", "type": "io.kestra.plugin.core.kv.Get", "key": key,
-                              "namespace": ns, "errorOnMissing": True},
-                     "execution": {"id": "${execution.id}", "namespace": flow.namespace, "flowId": flow.id}},
-        }, "result": f"{n}_response"}})
-        steps.append({f"{n}_set": {"assign": [{target("kv", key): f"${{{n}_response.body.outputs.value}}"}]}})
+    """One call loads every key the flow reads; a missing key is left out of `kv`, so the run fails only where
+    it is read (Kestra fails the rendering that reads it), and `kv(..., errorOnMissing=false)` reads null."""
+    if not keys:
+        return []
+    b.functions.add("kv")
+    n = b.unique("kv_load")
+    values = f"{n}_response.body.outputs.values"
+    steps: list[Step] = [{n: {"call": "http.post", "args": {
+        "url": '${sys.get_env("KESTRA_GCP_FN_KV")}', "auth": {"type": "OIDC"}, "timeout": 60,
+        "body": {"task": {"id": "kv_load", "type": "io.kestra.plugin.core.kv.Get",
+                          "keys": [{"namespace": ns, "key": key, "errorOnMissing": False}
+                                   for ns, key in sorted(keys)]},
+                 "execution": {"id": "${execution.id}", "namespace": flow.namespace, "flowId": flow.id}},
+    }, "result": f"{n}_response"}}]
+    for i, (ns, key) in enumerate(sorted(keys), 1):
+        value = f"{values}[{json.dumps(ns)}][{json.dumps(key)}]"
+        steps.append({f"{n}_{i}": {"switch": [{"condition": f"${{{value} != null}}", "assign": [
+            {target("kv", kv_name(ns, key, flow.namespace)): f"${{{value}}}"}]}]}})
     return steps
 
 
@@ -113,7 +121,7 @@ def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
 @lru_cache(maxsize=1)
 def _helpers() -> dict[str, Any]:
     """The helper subworkflows (shared, never mutated: the emitter only reads documents)."""
-    return fix_type_builtin(helper_subworkflows())
+    return helper_subworkflows()
 
 
 def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool = False) -> GeneratedFlow:
@@ -127,6 +135,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
     errors = b.block(flow.errors)
     b.done = done_after_tasks | {k: v for k, v in b.done.items() if k not in done_after_tasks}
     final = b.block(flow.finally_)
+    b.after_execution = True
     after = b.block(flow.after_execution)
     kv_steps = _kv_loads(flow, b, expr.kv)
     main_steps: list[Step] = [

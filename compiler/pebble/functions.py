@@ -52,8 +52,16 @@ def compile_function(g: Generator, e: ast.Call) -> W:
     raise PebbleError(f"function '{e.name}()' cannot be compiled to a Workflows expression", e.pos)
 
 
+def kv_name(namespace: str, key: str, flow_namespace: str) -> str:
+    """The name of a KV entry in the run's `kv` map: `K` in the flow's namespace, `ns/K` in another one."""
+    return key if namespace == flow_namespace else f"{namespace}/{key}"
+
+
 def _kv(g: Generator, e: ast.Call) -> W:
-    """`kv('K')` -> the value loaded for this run: `kv.K`, or `kv["ns/K"]` for another namespace."""
+    """`kv('K')` -> the value loaded for this run: `kv.K`, or `kv["ns/K"]` for another namespace (see kv_name).
+
+    Keys missing from the store are absent from `kv`: reading one fails where it is used (as Kestra fails the
+    rendering), unless errorOnMissing is false (null)."""
     sig = FUNCTIONS["kv"]
     key = g.const_arg(e.args, 0, sig, "kv() key", e.pos)
     ns = g.const_arg(e.args, 1, sig, "kv() namespace", e.pos) or g.scope.namespace
@@ -61,7 +69,7 @@ def _kv(g: Generator, e: ast.Call) -> W:
     if not isinstance(key, str) or not isinstance(ns, str):
         raise PebbleError("kv() needs a constant key (a quoted string)", e.pos)
     g.collected.kv.add((ns, key))
-    name = key if ns == g.scope.namespace else f"{ns}/{key}"
+    name = kv_name(ns, key, g.scope.namespace)
     if must is False:
-        return W(f"map.get(kv, {json.dumps(name)})", "any", ATOM)
+        return W(f"map.get(kv, {json.dumps(name)})", "any", ATOM, nullable=True)
     return member(W("kv", "map"), name)

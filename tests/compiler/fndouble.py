@@ -20,6 +20,8 @@ class FunctionDouble:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # task id -> list of (status, body) answered in order (the last one repeats)
     script: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # the KV store as "namespace/key" -> value; None: every key holds "value-of-<key>"
+    kv: dict[str, Any] | None = None
 
     def env(self) -> dict[str, str]:
         names = ("DOWNLOAD", "GCS", "POSTGRES", "BIGQUERY", "DUCKDB", "KV", "PURGE", "TRIGGER")
@@ -31,12 +33,30 @@ class FunctionDouble:
         queue = self.script.get(task.get("id", ""))
         if queue:
             return queue.pop(0) if len(queue) > 1 else queue[0]
+        if task.get("type", "").endswith("kv.Get") and "keys" in task:
+            return self._kv_keys(task["keys"])
         if task.get("type", "").endswith("kv.Get"):
             return 200, {"outputs": {"value": f"value-of-{task.get('key')}"}}
         if function == "download":
             name = task.get("saveAs") or "file"
             return 200, {"outputs": {"uri": f"gs://bucket/executions/{task['id']}/{name}", "code": 200}}
         return 200, {"outputs": {"echo": task}}
+
+    def _kv_keys(self, keys: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        """The contract's batch Get: missing keys are null, or 404 when errorOnMissing is not false."""
+        values: dict[str, dict[str, Any]] = {}
+        for item in keys:
+            ns, key = item["namespace"], item["key"]
+            if self.kv is None:
+                value = f"value-of-{key}"
+            elif f"{ns}/{key}" in self.kv:
+                value = self.kv[f"{ns}/{key}"]
+            elif item.get("errorOnMissing", True) is not False:
+                return 404, {"error": {"type": "NotFound", "message": f"kv: key '{key}' not found in namespace '{ns}'"}}
+            else:
+                value = None
+            values.setdefault(ns, {})[key] = value
+        return 200, {"outputs": {"values": values}}
 
 
 @contextmanager
