@@ -13,6 +13,7 @@ from compiler.diagnostics import Diagnostic, Severity
 from compiler.ir import FlowIR, TaskNode
 from compiler.model.common import duration_seconds
 from compiler.model.retry import Retry
+from compiler.pebble.wexpr import W, member
 from compiler.yamlsource import Path
 
 HTTP_TIMEOUT = 1800
@@ -38,8 +39,8 @@ def step_name(text: str) -> str:
 
 
 def target(var: str, key: str) -> str:
-    """Assignment target / access for `var[key]`, with dot syntax when `key` is a plain identifier."""
-    return f"{var}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f'{var}["{key}"]'
+    """Assignment target / access for `var[key]`: the same spelling as the Pebble code generator's accesses."""
+    return member(W(var, "map"), key).code
 
 
 @dataclass
