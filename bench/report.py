@@ -47,7 +47,7 @@ def med(values: list[float]) -> float:
 
 
 def rows_label(rows: int) -> str:
-    return f"{rows / 1e6:g}M" if rows >= 1_000_000 else f"{rows / 1e3:g}k"
+    return f"{rows / 1e6:.3g}M" if rows >= 1_000_000 else f"{rows / 1e3:.3g}k"
 
 
 def fmt_rate(value: float) -> str:
@@ -75,7 +75,7 @@ def load_rows(load: dict[str, Any]) -> list[Row]:
                 med(b) / med(o), spread(o), spread(b),
                 f"{fmt_rate(ours['rows_per_s'])} vs {fmt_rate(base['rows_per_s'])} rows/s",
                 f"{ours['peak_rss_mb']:.0f} vs {base['peak_rss_mb']:.0f} MB",
-                f"load {rows_label(n)}: CopyIn vs {label.split(' (')[0]}",
+                f"load {rows_label(n)}: CopyIn vs {label.split(' (')[0]}" + (" (n=1)" if len(b) == 1 else ""),
             ))
     return rows
 
@@ -282,7 +282,7 @@ def default_notes(results: dict[str, Any]) -> list[str]:
                      "noisy; ratios are more stable because each pair of sides ran alternately in the same minutes.")
     runs_by_size = [f"{n}x at {rows_label(size['rows'])} rows" for size in results["benchmarks"].get(
         "load", {}).get("sizes", []) if (n := len(size["methods"].get("pandas", {}).get("seconds", [])))]
-    slow_runs = ", ".join(runs_by_size) or "not at all in this run"
+    slow_runs = ", ".join(runs_by_size) or "not at all in this run (see the table)"
     notes += [f"Retried: {r}." for r in results.get("retries", [])]
     notes += [
         "Peak RSS of load methods: the loading process only, measured by GNU time (`%M`); PostgreSQL's own "
