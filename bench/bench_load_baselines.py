@@ -180,6 +180,8 @@ class LoadBench:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("DROP SCHEMA IF EXISTS dlt_bench CASCADE")
             conn.execute(ddl(table))
+        with psycopg.connect(self.pg.superuser_url(), autocommit=True) as conn:
+            conn.execute("CHECKPOINT")  # no side pays for the previous side's dirty pages
 
     def count(self, table: str) -> int:
         with psycopg.connect(self.url) as conn:
