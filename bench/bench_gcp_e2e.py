@@ -122,7 +122,7 @@ def main() -> int:
         services = {s["name"]: s for s in json.loads(status.stdout)}
         os.environ["STORAGE_EMULATOR_HOST"] = services["gcs"]["url"]
         from google.auth.credentials import AnonymousCredentials
-        from google.cloud import bigquery, storage  # type: ignore[attr-defined]
+        from google.cloud import bigquery, storage  # type: ignore[attr-defined, unused-ignore]
 
         bq = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
                              client_options={"api_endpoint": services["bigquery"]["url"]})

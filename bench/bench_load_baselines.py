@@ -158,7 +158,7 @@ class LoadBench:
         self.url = self.pg.ensure_database("ny_taxi", "bench", "bench")
         self.emulator = gcs.start(self.work / "gcs", reuse=False)
         os.environ["STORAGE_EMULATOR_HOST"] = self.emulator.url
-        from google.cloud import storage  # type: ignore[attr-defined]
+        from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
         storage.Client(project="bench").create_bucket("state")
         return self
@@ -169,7 +169,7 @@ class LoadBench:
             self.emulator.stop()
 
     def upload(self, csv: Path) -> str:
-        from google.cloud import storage  # type: ignore[attr-defined]
+        from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
         blob = storage.Client(project="bench").bucket("state").blob(f"executions/bench/load/{csv.name}")
         blob.upload_from_filename(str(csv))
