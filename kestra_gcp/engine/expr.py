@@ -19,15 +19,9 @@ Evaluator = Callable[[Scope], Any]
 
 def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = None) -> Evaluator:
     """Turn an AST node into a closure."""
-    from kestra_gcp.engine.stdlib import FUNCTIONS
     from kestra_gcp.engine.stdlib.retrylib import CONSTANTS
 
     kind = node[0]
-    if kind == "attr":
-        dotted = dotted_name(node)
-        if dotted in CONSTANTS:
-            constant = CONSTANTS[dotted]
-            return lambda s: constant
     if kind == "lit":
         value = node[1]
         return lambda s: value
@@ -44,6 +38,10 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
 
         return var
     if kind == "attr":
+        dotted = dotted_name(node)
+        if dotted in CONSTANTS:  # e.g. retry.default_backoff
+            constant = CONSTANTS[dotted]
+            return lambda s: constant
         base = compile_node(node[1], where, subworkflows)
         field = node[2]
         get_field = ops.get_field
@@ -96,29 +94,35 @@ def compile_node(node: Node, where: str, subworkflows: frozenset[str] | None = N
     if kind == "bin":
         return _binary(node[1], compile_node(node[2], where, subworkflows), compile_node(node[3], where, subworkflows))
     if kind == "call":
-        name = node[1]
-        args = [compile_node(n, where, subworkflows) for n in node[2]]
-        # A subworkflow of the same name wins, as it does for a `call` step.
-        builtin = None if subworkflows is not None and name in subworkflows else FUNCTIONS.get(name)
-        if builtin is not None:
-            if builtin.blocking:
-                raise DeployError(f"{where}: {name} is a blocking call and cannot be used in an expression")
-            fn = builtin.fn
-            if builtin.lazy:
-                # default()/if(): arguments are evaluated on demand.
-                return lambda s: fn(s, *args)
-            if len(args) == 1:
-                a0 = args[0]
-                return lambda s: _call(name, fn, s, [a0(s)])
-            return lambda s: _call(name, fn, s, [a(s) for a in args])
-        if subworkflows is not None and name not in subworkflows:
-            raise DeployError(f"{where}: unknown function {name!r}")
-
-        def subworkflow(s: Scope) -> Any:
-            return s.run.call_subworkflow(s, name, [a(s) for a in args], {})
-
-        return subworkflow
+        return _function_call(node, where, subworkflows)
     raise DeployError(f"{where}: unsupported expression node {kind}")
+
+
+def _function_call(node: Node, where: str, subworkflows: frozenset[str] | None) -> Evaluator:
+    """A call in an expression: a standard-library function, or a subworkflow (which wins on a name clash)."""
+    from kestra_gcp.engine.stdlib import FUNCTIONS
+
+    name = node[1]
+    args = [compile_node(n, where, subworkflows) for n in node[2]]
+    builtin = None if subworkflows is not None and name in subworkflows else FUNCTIONS.get(name)
+    if builtin is not None:
+        if builtin.blocking:
+            raise DeployError(f"{where}: {name} is a blocking call and cannot be used in an expression")
+        fn = builtin.fn
+        if builtin.lazy:
+            # default()/if(): arguments are evaluated on demand.
+            return lambda s: fn(s, *args)
+        if len(args) == 1:
+            a0 = args[0]
+            return lambda s: _call(name, fn, s, [a0(s)])
+        return lambda s: _call(name, fn, s, [a(s) for a in args])
+    if subworkflows is not None and name not in subworkflows:
+        raise DeployError(f"{where}: unknown function {name!r}")
+
+    def subworkflow(s: Scope) -> Any:
+        return s.run.call_subworkflow(s, name, [a(s) for a in args], {})
+
+    return subworkflow
 
 
 def _call(name: str, fn: Callable[..., Any], s: Scope, args: list[Any]) -> Any:
