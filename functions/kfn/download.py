@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import json
 import queue
 import re
 import threading
@@ -108,9 +109,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _open(call: Call, url: str, opts: Options) -> requests.Response:
+def _open(call: Call, method: str, url: str, opts: Options) -> requests.Response:
     """Send the request, following redirects by hand so that every hop passes the SSRF guard."""
-    method = str(call.prop("method", "GET")).upper()
     headers = {str(k): str(v) for k, v in (call.prop("headers", {}) or {}).items()}
     headers.update(_auth_headers(call.prop("options", {})))
     params = call.prop("params") or None
@@ -121,8 +121,6 @@ def _open(call: Call, url: str, opts: Options) -> requests.Response:
     elif call.prop("body") is not None:
         data = call.prop("body")
         if not isinstance(data, str | bytes):
-            import json
-
             data = json.dumps(data)
         headers.setdefault("Content-Type", str(call.prop("contentType", "application/json")))
     session = netguard.guarded_session()
@@ -237,7 +235,7 @@ def handle(call: Call) -> dict[str, Any]:
     gunzip = call.flag("gunzip", False)
     fail_on_empty = call.flag("failOnEmptyResponse", True)
     try:
-        response = _open(call, url, opts)
+        response = _open(call, method, url, opts)
     except FunctionError:
         raise
     except requests.RequestException as exc:
