@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-tools.sh
 .venv/bin/python -m pytest -q -n 2 "$@"
