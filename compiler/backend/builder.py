@@ -158,15 +158,15 @@ class StepBuilder:
         n = self.unique(step_name(node.id))
         self._node_names[id(node)] = n
         v_start, v_att = f"{n}_start", f"{n}_attempts"
-        outer = self.expr.hoist, self.expr.hoist_prefix, self.current
-        self.expr.hoist, self.expr.hoist_prefix, self.current = [], n, node
         run_if = self.condition(node, "runIf") if "runIf" in node.raw else True
+        outer = self.expr.hoist, self.expr.hoist_prefix, self.current, self.expr.task_kv
+        self.expr.hoist, self.expr.hoist_prefix, self.current, self.expr.task_kv = [], n, node, set()
         core = node.spec.generate(node, self)
-        core = [*self.expr.hoist, *core]
+        core = [*self.kv_load(n, self.expr.task_kv), *self.expr.hoist, *core]
         if self.loop_depth > 0 and node.spec.outputs != frozenset() and not node.spec.flowable:
             core = self._keyed_by_value(node, n, core)
             self.keyed.add(node.id)
-        self.expr.hoist, self.expr.hoist_prefix, self.current = outer
+        self.expr.hoist, self.expr.hoist_prefix, self.current, self.expr.task_kv = outer
         self.done[node.id] = node.spec.outputs
         for kid in node.walk()[1:]:
             self.done.setdefault(kid.id, kid.spec.outputs)
@@ -215,6 +215,28 @@ class StepBuilder:
                                                               '"SKIPPED", time.format(sys.now()), 0))}'}]},
             ]}}]
         return [{n: {"steps": steps}}]
+
+    def kv_load(self, n: str, keys: set[tuple[str, str]]) -> list[Step]:
+        """Steps loading the KV `keys` a task reads, just before it runs (Kestra reads KV when it renders).
+
+        Missing keys are left out of `kv`: reading one fails where it is read, as Kestra's rendering fails, and
+        `kv(..., errorOnMissing=false)` reads null."""
+        if not keys:
+            return []
+        self.functions.add("kv")
+        return [
+            {f"{n}_kv": {"call": "http.post", "args": {
+                "url": '${sys.get_env("KESTRA_GCP_FN_KV")}', "auth": {"type": "OIDC"}, "timeout": 60,
+                "body": {"task": {"id": f"{n}_kv", "type": "io.kestra.plugin.core.kv.Get",
+                                  "keys": [{"namespace": ns, "key": key, "errorOnMissing": False}
+                                           for ns, key in sorted(keys)]},
+                         "execution": {"id": "${execution.id}", "namespace": self.flow.namespace,
+                                       "flowId": self.flow.id}},
+            }, "result": f"{n}_kv_response"}},
+            {f"{n}_kv_merge": {"call": "kestra_kv_merge", "args": {
+                "kv": "${kv}", "values": f"${{{n}_kv_response.body.outputs.values}}",
+                "namespace": self.flow.namespace}, "result": "kv"}},
+        ]
 
     def _keyed_by_value(self, node: TaskNode, n: str, core: list[Step]) -> list[Step]:
         """Inside ForEach, Kestra keys a task's outputs by the iteration value (`outputs.t[taskrun.value]`).

@@ -34,6 +34,7 @@ class Expressions:
     check_only: bool = False  # validation: parse and check templates, skip code generation
     hoist: list[dict[str, Any]] | None = None  # while a task is generated: steps that build long values
     hoist_prefix: str = ""  # the task's allocated name (variables of parallel branches must not collide)
+    task_kv: set[tuple[str, str]] = field(default_factory=set)  # KV keys read by the task being generated
 
     def origin(self, path: Path) -> Any:
         pos = self.source.value(path)
@@ -78,11 +79,13 @@ class Expressions:
         collected = _pebble.Collected()
         self.diagnostics.extend(_pebble.check(tpl, scope, collected))
         self.kv |= collected.kv
+        self.task_kv |= collected.kv
         self.secrets |= collected.secrets
 
     def _absorb(self, out: Any) -> None:
         self.diagnostics.extend(out.diagnostics)
         self.kv |= out.collected.kv
+        self.task_kv |= out.collected.kv
         self.secrets |= out.collected.secrets
 
     def _hoist(self, text: str, path: Path, scope: Any, whole: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SHARED = ["outputs", "task_runs", "labels", "state", "failure", "failed_task"]
+SHARED = ["outputs", "task_runs", "labels", "state", "failure", "failed_task", "kv"]
 
 INPUT_ERROR = "KestraInputError"
 EXECUTION_FAILED = "KestraExecutionFailed"
@@ -177,6 +177,20 @@ def helper_subworkflows() -> dict[str, Any]:
                                           {"condition": '${type(v) == "integer" or type(v) == "double"'
                                                         ' or type(v) == "boolean"}', "return": "${string(v)}"}]}},
                       {"json": {"return": "${json.encode_to_string(v)}"}}],
+        },
+        # `values` is a kv function answer {namespace: {key: value or null}}: present keys are merged into `kv`
+        # under their runtime names (`K` in the flow's namespace, `ns/K` otherwise); missing (null) ones stay out
+        "kestra_kv_merge": {
+            "params": ["kv", "values", "namespace"],
+            "steps": [
+                {"namespaces": {"for": {"value": "ns", "in": "${keys(values)}", "steps": [
+                    {"entries": {"for": {"value": "k", "in": "${keys(values[ns])}", "steps": [
+                        {"present": {"switch": [{"condition": "${values[ns][k] != null}", "assign": [
+                            {"name": '${if(ns == namespace, k, ns + "/" + k)}'}, {"kv[name]": "${values[ns][k]}"}]}]}},
+                    ]}}},
+                ]}}},
+                {"merged": {"return": "${kv}"}},
+            ],
         },
         "kestra_list": {
             "params": ["v"],

@@ -13,7 +13,6 @@ from compiler.backend.expressions import Expressions
 from compiler.backend.runtime import EXECUTION_FAILED, helper_subworkflows
 from compiler.diagnostics import Diagnostic
 from compiler.ir import FlowIR
-from compiler.pebble.functions import kv_name
 
 Step = dict[str, Any]
 
@@ -71,28 +70,6 @@ def _start(flow: FlowIR, b: StepBuilder) -> list[Step]:
     ]
 
 
-def _kv_loads(flow: FlowIR, b: StepBuilder, keys: set[tuple[str, str]]) -> list[Step]:
-    """One call loads every key the flow reads; a missing key is left out of `kv`, so the run fails only where
-    it is read (Kestra fails the rendering that reads it), and `kv(..., errorOnMissing=false)` reads null."""
-    if not keys:
-        return []
-    b.functions.add("kv")
-    n = b.unique("kv_load")
-    values = f"{n}_response.body.outputs.values"
-    steps: list[Step] = [{n: {"call": "http.post", "args": {
-        "url": '${sys.get_env("KESTRA_GCP_FN_KV")}', "auth": {"type": "OIDC"}, "timeout": 60,
-        "body": {"task": {"id": "kv_load", "type": "io.kestra.plugin.core.kv.Get",
-                          "keys": [{"namespace": ns, "key": key, "errorOnMissing": False}
-                                   for ns, key in sorted(keys)]},
-                 "execution": {"id": "${execution.id}", "namespace": flow.namespace, "flowId": flow.id}},
-    }, "result": f"{n}_response"}}]
-    for i, (ns, key) in enumerate(sorted(keys), 1):
-        value = f"{values}[{json.dumps(ns)}][{json.dumps(key)}]"
-        steps.append({f"{n}_{i}": {"switch": [{"condition": f"${{{value} != null}}", "assign": [
-            {target("kv", kv_name(ns, key, flow.namespace)): f"${{{value}}}"}]}]}})
-    return steps
-
-
 def _downstream(flow: FlowIR, b: StepBuilder) -> list[Step]:
     steps: list[Step] = []
     env = 'sys.get_env("GOOGLE_CLOUD_'
@@ -130,6 +107,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
     b = StepBuilder(flow, expr, links)
     start = _start(flow, b)
     inputs = _inputs(flow, b)
+    expr.task_kv = set()
     body = b.block(flow.tasks)
     done_after_tasks = dict(b.done)
     errors = b.block(flow.errors)
@@ -137,7 +115,7 @@ def generate(flow: FlowIR, lines: list[str], links: FlowLinks, check_only: bool 
     final = b.block(flow.finally_)
     b.after_execution = True
     after = b.block(flow.after_execution)
-    kv_steps = _kv_loads(flow, b, expr.kv)
+    kv_steps = b.kv_load("kv", expr.task_kv)  # keys read outside any task (e.g. a top-level runIf)
     main_steps: list[Step] = [
         *start, *inputs,
         {"run": {"try": {"steps": [*kv_steps, *body]}, "except": {"as": "e", "steps": [

@@ -53,7 +53,8 @@ def compile_function(g: Generator, e: ast.Call) -> W:
 
 
 def kv_name(namespace: str, key: str, flow_namespace: str) -> str:
-    """The name of a KV entry in the run's `kv` map: `K` in the flow's namespace, `ns/K` in another one."""
+    """The name of a KV entry in the run's `kv` map: `K` in the flow's namespace, `ns/K` in another one.
+    (The loader, helper `kestra_kv_merge` in compiler/backend/runtime.py, names entries by the same rule.)"""
     return key if namespace == flow_namespace else f"{namespace}/{key}"
 
 

@@ -33,6 +33,9 @@ class FunctionDouble:
         queue = self.script.get(task.get("id", ""))
         if queue:
             return queue.pop(0) if len(queue) > 1 else queue[0]
+        if task.get("type", "").endswith("kv.Set") and self.kv is not None:
+            self.kv[f"{task['namespace']}/{task['key']}"] = task["value"]
+            return 200, {"outputs": {}}
         if task.get("type", "").endswith("kv.Get") and "keys" in task:
             return self._kv_keys(task["keys"])
         if task.get("type", "").endswith("kv.Get"):

@@ -94,14 +94,27 @@ def test_kv_namespaces_and_missing_keys(tmp_path: Path) -> None:
         ex = _run(tmp_path, KV_FLOW, {}, fd)
         deep = _run(tmp_path, KV_FLOW, {"inputs": {"deep": True}}, fd)
         loads = [r for r in fd.requests if r["function"] == "kv"]
-    # one load per run, tolerant of missing keys; the missing key fails only the branch that reads it
-    assert len(loads) == 2 and all(k["errorOnMissing"] is False for k in loads[0]["task"]["keys"])
+    # each task loads the keys it reads, tolerant of missing ones; a missing key fails only the task reading it
+    assert [r["task"]["id"] for r in loads] == ["r_kv", "r_kv", "needs_missing_kv"]
+    assert all(k["errorOnMissing"] is False for k in loads[0]["task"]["keys"])
     assert ex.state == "SUCCEEDED", ex.error
     assert ex.result["outputs"]["r"] == {"value": "a b []"}
     assert deep.state == "FAILED"
     assert deep.error["taskId"] == "needs_missing"
     assert "NOPE" in deep.error["message"]
     assert _states(deep)["r"] == "SUCCESS"
+
+
+def test_kv_is_read_when_the_task_runs(tmp_path: Path) -> None:
+    flow = ("tasks:\n  - id: set\n    type: io.kestra.plugin.core.kv.Set\n    key: K\n    value: fresh\n"
+            "  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n"
+            "      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ kv('K') }}\"\n"
+            "      - id: s\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ kv('K') }}!\"\n")
+    with function_double() as fd:
+        fd.kv = {"tests/K": "stale"}
+        ex = _run(tmp_path, flow, {}, fd)
+    assert ex.state == "SUCCEEDED", ex.error
+    assert ex.result["outputs"]["r"] == {"value": "fresh"} and ex.result["outputs"]["s"] == {"value": "fresh!"}
 
 
 def test_foreach_keyed_outputs_and_execution_state(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_kv_tasks_and_kv_function(one: Callable[..., Compiled]) -> None:
     assert call["args"]["url"] == '${sys.get_env("KESTRA_GCP_FN_KV")}'
     assert call["args"]["body"]["task"] == {"id": "set", "type": "io.kestra.plugin.core.kv.Set", "key": "K",
                                             "value": 1, "namespace": "tests"}
-    assert c.step("kv_load")["args"]["body"]["task"]["keys"] == [
+    assert c.step("use_kv")["args"]["body"]["task"]["keys"] == [
         {"namespace": "tests", "key": "OTHER", "errorOnMissing": False}]
     manifest = c.result.manifest["flows"]["tests-t"]["kv"]
     assert manifest == {"read": [{"namespace": "tests", "key": "OTHER"}],
