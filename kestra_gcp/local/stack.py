@@ -9,7 +9,9 @@ functions and the workflows get. `status(state)` and `stop(state)` serve `kestra
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +85,20 @@ def _gcs_dir(state: StateDir) -> Path:
 
 
 def _pg_dir(state: StateDir) -> Path:
-    return state.service_dir("postgres") / "data"
+    """The embedded PostgreSQL data dir: under `.kestra-gcp/`, unless the server's unprivileged user (we run it
+    as `nobody` when we are root) cannot traverse that path (e.g. a checkout under a 0700 /root); then a
+    directory under /var/tmp named after the state dir, so every command finds the same one."""
+    preferred = state.service_dir("postgres") / "data"
+    if os.geteuid() != 0:
+        return preferred
+    from kestra_gcp.local.services.postgres import reachable_by, run_as_user
+
+    if reachable_by(preferred, run_as_user()):
+        return preferred
+    digest = hashlib.sha256(str(state.root.resolve()).encode()).hexdigest()[:12]
+    fallback = Path("/var/tmp") / f"kestra-gcp-postgres-{digest}"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    return fallback / "data"
 
 
 def _bq_dir(state: StateDir) -> Path:

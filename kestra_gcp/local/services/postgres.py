@@ -79,7 +79,7 @@ def run_as_user(name: str = "nobody") -> RunAs:
     return RunAs(entry.pw_uid, entry.pw_gid, entry.pw_name)
 
 
-def _reachable_by(path: Path, user: RunAs) -> bool:
+def reachable_by(path: Path, user: RunAs) -> bool:
     """Whether `user` can traverse every ancestor of `path` (ownership/mode bits, as the kernel checks)."""
     for ancestor in reversed(path.parents):
         st = ancestor.stat()
@@ -179,7 +179,7 @@ class EmbeddedPostgres:
         password = secrets.token_urlsafe(24)
         try:
             self._own(staging)
-            if not _reachable_by(staging, self._run_as):
+            if not reachable_by(staging, self._run_as):
                 raise PostgresServiceError(
                     f"embedded PostgreSQL: user '{self._run_as.name}' cannot reach {parent} "
                     "(choose a data dir under a world-traversable directory such as /tmp or /var/tmp)"
@@ -215,7 +215,7 @@ class EmbeddedPostgres:
             self._wait_ready(running.pid)
             self.port = running.port
             return self
-        if not _reachable_by(self.data_dir, self._run_as):
+        if not reachable_by(self.data_dir, self._run_as):
             raise PostgresServiceError(
                 f"embedded PostgreSQL: user '{self._run_as.name}' cannot reach {self.data_dir}"
             )
