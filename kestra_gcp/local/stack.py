@@ -65,7 +65,7 @@ class LocalStack:
         """A google-cloud-storage client on the emulator (anonymous)."""
         import os
 
-        from google.cloud import storage  # type: ignore[attr-defined]
+        from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
         os.environ["STORAGE_EMULATOR_HOST"] = self.gcs_url
         return storage.Client(project=self.config.project)

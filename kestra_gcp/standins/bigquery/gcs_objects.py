@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from google.api_core import exceptions as gexc
-from google.cloud import storage
+from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
 
 from .errors import BigQueryError, invalid, not_found
 
