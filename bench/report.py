@@ -304,10 +304,13 @@ def chart(results: dict[str, Any], rows: list[Row], path: Path) -> None:
 def default_notes(results: dict[str, Any]) -> list[str]:
     m = results["machine"]
     notes = []
-    if max(m["load_avg_start"], m.get("load_avg_end", 0)) > 0.5 * (m["cores"] or 1):
-        notes.append(f"The machine was shared and loaded during this run (load average {m['load_avg_start']} at "
-                     f"start, {m.get('load_avg_end', '?')} at end, on {m['cores']} cores): absolute numbers are "
-                     "noisy; ratios are more stable because each pair of sides ran alternately in the same minutes.")
+    load = max(m["load_avg_start"], m.get("load_avg_end", 0))
+    if load > 0.3:
+        state = "loaded" if load > (m["cores"] or 1) else "lightly loaded"
+        notes.append(f"The machine was shared with other jobs and {state} during this run (1-minute load average "
+                     f"{m['load_avg_start']} at start, {m.get('load_avg_end', '?')} at end, on {m['cores']} cores): "
+                     "absolute numbers carry that noise; ratios less so, since the two sides of each figure ran "
+                     "alternately in the same minutes.")
     runs_by_size = [f"{n}x at {rows_label(size['rows'])} rows" for size in results["benchmarks"].get(
         "load", {}).get("sizes", []) if (n := len(size["methods"].get("pandas", {}).get("seconds", [])))]
     slow_runs = ", ".join(runs_by_size) or "not at all in this run (see the table)"
@@ -341,7 +344,7 @@ def default_notes(results: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", type=Path, default=BENCH / ".data" / "results.json")
+    parser.add_argument("--results", type=Path, default=BENCH / ".data" / "results-full.json")
     parser.add_argument("--out-dir", type=Path, default=BENCH)
     args = parser.parse_args()
     try:

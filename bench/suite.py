@@ -241,9 +241,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes, no network")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(BENCHES)}")
-    parser.add_argument("--out", type=Path, default=DATA / "results.json")
+    parser.add_argument("--out", type=Path, help="default: bench/.data/results-<profile>.json")
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
+    args.out = args.out or DATA / f"results-{profile.name}.json"
     only = [b for b in args.only.split(",") if b] or list(BENCHES)
     unknown = sorted(set(only) - set(BENCHES))
     if unknown:
