@@ -234,19 +234,23 @@ def _create_dataset(call: Call) -> dict[str, Any]:
         dataset.default_table_expiration_ms = int(call.prop("defaultTableLifetime")) * 1000
     if call.prop("defaultPartitionExpirationMs") is not None:
         dataset.default_partition_expiration_ms = int(call.prop("defaultPartitionExpirationMs"))
-    try:
-        return _dataset_output(bq.create_dataset(dataset))
-    except gexc.Conflict as exc:
-        if if_exists == "SKIP":
-            return _dataset_output(bq.get_dataset(dataset.reference))
-        if if_exists == "UPDATE":
-            fields = [f for f, v in (("description", dataset.description), ("friendly_name", dataset.friendly_name),
-                                     ("labels", dataset.labels or None),
-                                     ("default_table_expiration_ms", dataset.default_table_expiration_ms))
-                      if v is not None]
-            return _dataset_output(bq.update_dataset(dataset, fields))
-        raise Conflict(f"dataset {dataset.project}.{dataset.dataset_id} already exists "
-                       "(set ifExists: SKIP or UPDATE)") from exc
+    try:  # get first: without project-level create permission BigQuery answers 403, not 409, when it exists
+        bq.get_dataset(dataset.reference)
+    except gexc.NotFound:
+        try:
+            return _dataset_output(bq.create_dataset(dataset))
+        except gexc.Conflict:
+            pass  # created meanwhile by someone else
+    if if_exists == "SKIP":
+        return _dataset_output(bq.get_dataset(dataset.reference))
+    if if_exists == "UPDATE":
+        fields = [f for f, v in (("description", dataset.description), ("friendly_name", dataset.friendly_name),
+                                 ("labels", dataset.labels or None),
+                                 ("default_table_expiration_ms", dataset.default_table_expiration_ms))
+                  if v is not None]
+        return _dataset_output(bq.update_dataset(dataset, fields))
+    raise Conflict(f"dataset {dataset.project}.{dataset.dataset_id} already exists "
+                   "(set ifExists: SKIP or UPDATE)")
 
 
 def _schema(value: Any) -> list[Any]:

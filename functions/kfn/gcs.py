@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kfn import storage
@@ -173,7 +174,18 @@ def _list(call: Call) -> dict[str, Any]:
     return {"blobs": blobs}
 
 
+def _existing(name: str, if_exists: str, update: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    outputs = {"bucket": name, "bucketUri": f"gs://{name}", "created": False}
+    if if_exists == "ERROR":
+        raise Conflict(f"bucket {name} already exists (ifExists: ERROR)")
+    if if_exists == "UPDATE":
+        return {**outputs, **update()}
+    return {**outputs, "updated": False}
+
+
 def _create_bucket(call: Call) -> dict[str, Any]:
+    """Look the bucket up first: without project-level create permission GCS answers 403, not 409, for an
+    existing bucket, so creating first would fail `ifExists: SKIP` under least privilege."""
     from google.api_core import exceptions as gexc
 
     name = str(call.require("name"))
@@ -181,25 +193,34 @@ def _create_bucket(call: Call) -> dict[str, Any]:
     if if_exists not in ("ERROR", "SKIP", "UPDATE"):
         raise TaskError(f"ifExists {if_exists!r} is not one of ERROR, SKIP, UPDATE")
     client = storage.client()
-    bucket = client.bucket(name)
     labels = call.prop("labels") or {}
-    if call.prop("storageClass"):
-        bucket.storage_class = str(call.prop("storageClass"))
-    if labels:
-        bucket.labels = {str(k): str(v) for k, v in labels.items()}
-    if call.prop("versioningEnabled") is not None:
-        bucket.versioning_enabled = call.flag("versioningEnabled", False)
-    outputs = {"bucket": name, "bucketUri": f"gs://{name}"}
+
+    def configure(bucket: Any) -> bool:
+        """Apply the declared settings; whether there were any."""
+        if call.prop("storageClass"):
+            bucket.storage_class = str(call.prop("storageClass"))
+        if labels:
+            bucket.labels = {str(k): str(v) for k, v in labels.items()}
+        if call.prop("versioningEnabled") is not None:
+            bucket.versioning_enabled = call.flag("versioningEnabled", False)
+        return bool(labels or call.prop("storageClass") or "versioningEnabled" in call.task)
+
+    def update(bucket: Any) -> dict[str, Any]:
+        if configure(bucket):
+            bucket.patch()
+            return {"updated": True}
+        return {"updated": False}
+
+    found = client.lookup_bucket(name)
+    if found is not None:
+        return _existing(name, if_exists, lambda: update(found))
+    bucket = client.bucket(name)
+    configure(bucket)
     try:
         client.create_bucket(bucket, location=call.prop("location"), project=call.prop("projectId"))
-    except gexc.Conflict:
-        if if_exists == "ERROR":
-            raise Conflict(f"bucket {name} already exists (ifExists: ERROR)") from None
-        if if_exists == "UPDATE" and (labels or call.prop("storageClass") or "versioningEnabled" in call.task):
-            bucket.patch()
-            return {**outputs, "created": False, "updated": True}
-        return {**outputs, "created": False, "updated": False}
-    return {**outputs, "created": True, "updated": False}
+    except gexc.Conflict:  # created meanwhile by someone else
+        return _existing(name, if_exists, lambda: update(client.bucket(name)))
+    return {"bucket": name, "bucketUri": f"gs://{name}", "created": True, "updated": False}
 
 
 def _delete_bucket(call: Call) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import uuid
 
+import pytest
+
 from tests.functions.conftest import Invoke, execution
 
 P = "io.kestra.plugin.gcp.gcs."
@@ -186,3 +188,32 @@ def test_create_bucket_update_labels(state_bucket: str, invoke: Invoke) -> None:
     status, body = invoke("gcs", {**task, "ifExists": "SKIP"})
     assert status == 200 and body["outputs"]["updated"] is False
     assert storage.client().get_bucket(name).name == name
+
+
+def test_create_bucket_skip_without_create_permission(state_bucket: str, invoke: Invoke,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Least privilege: bucket creation is refused (403), yet SKIP/UPDATE of an existing bucket succeed."""
+    import os
+
+    from kfn import storage
+
+    from tests.functions.httpserver import refusing_proxy
+
+    name = f"iam-{uuid.uuid4().hex[:10]}"
+    storage.client().create_bucket(name)
+
+    def refuse(method: str, path: str) -> bool:
+        return method == "POST" and path.rstrip("/").endswith("/storage/v1/b")
+
+    with refusing_proxy(os.environ["STORAGE_EMULATOR_HOST"], refuse) as proxy:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy)
+        storage.reset_client()
+        task = {"id": "cb", "type": P + "CreateBucket", "name": name}
+        status, body = invoke("gcs", {**task, "ifExists": "SKIP"})
+        assert status == 200 and body["outputs"] == {
+            "bucket": name, "bucketUri": f"gs://{name}", "created": False, "updated": False}, body
+        status, body = invoke("gcs", {**task, "ifExists": "UPDATE", "labels": {"team": "de"}})
+        assert status == 200 and body["outputs"]["updated"] is True, body
+        status, body = invoke("gcs", task)
+        assert status == 409 and body["error"]["message"] == f"gcs: bucket {name} already exists (ifExists: ERROR)"
+    storage.reset_client()

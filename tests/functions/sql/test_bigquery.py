@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from kestra_gcp.standins.bigquery import BigQueryStandin
 from tests.functions.conftest import Invoke, execution
+from tests.functions.httpserver import refusing_proxy
 from tests.functions.sql.conftest import BQ_PROJECT
 
 P = "io.kestra.plugin.gcp.bigquery."
@@ -151,3 +154,22 @@ def test_loop_iterations_are_distinct_jobs(invoke: Invoke, bq_env: BigQueryStand
     ids = {_query(invoke, f"INSERT INTO {ds}.months (m) VALUES ({m})", run)["jobId"] for m in (1, 2, 3)}
     assert len(ids) == 3
     assert _query(invoke, f"SELECT SUM(m) AS s FROM {ds}.months", fetchType="FETCH_ONE")["row"] == {"s": 6}
+
+
+def test_create_dataset_skip_without_create_permission(invoke: Invoke, bq_env: BigQueryStandin, state_bucket: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Least privilege: dataset creation is refused (403), yet SKIP/UPDATE of an existing dataset succeed."""
+    name = _dataset(invoke)
+
+    def refuse(method: str, path: str) -> bool:
+        return method == "POST" and path.rstrip("/").endswith(f"/projects/{BQ_PROJECT}/datasets")
+
+    with refusing_proxy(bq_env.url, refuse) as proxy:
+        monkeypatch.setenv("KESTRA_GCP_BIGQUERY_ENDPOINT", proxy)
+        task = _task("CreateDataset", name=name, location="EU", description="second")
+        status, body = invoke("bigquery", {**task, "ifExists": "SKIP"})
+        assert status == 200 and body["outputs"]["dataset"] == name, body
+        status, body = invoke("bigquery", {**task, "ifExists": "UPDATE"})
+        assert status == 200 and body["outputs"]["description"] == "second", body
+        status, body = invoke("bigquery", task)
+        assert status == 409 and body["error"]["message"].endswith("already exists (set ifExists: SKIP or UPDATE)")
