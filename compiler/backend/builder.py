@@ -60,6 +60,7 @@ class StepBuilder:
     subflows: set[str] = field(default_factory=set)
     done: dict[str, frozenset[str] | None] = field(default_factory=dict)
     loop_depth: int = 0
+    loop_indexes: list[str] = field(default_factory=list)  # index variables of the enclosing loops, outermost first
     parallel_depth: int = 0
     working_dir: bool = False
     names: set[str] = field(default_factory=set)
@@ -294,7 +295,7 @@ class StepBuilder:
             "timeout": self.timeout(node),
             "body": {"task": task, "execution": {
                 "id": "${execution.id}", "namespace": self.flow.namespace, "flowId": self.flow.id,
-                "taskRunId": f'${{execution.id + "-{node.id}"}}', "attempt": f"${{{n}_attempts}}",
+                "taskRunId": self.task_run_id(node), "attempt": f"${{{n}_attempts}}",
             }},
         }, "result": result}
         return [
@@ -302,6 +303,12 @@ class StepBuilder:
             {f"{n}_outputs": {"assign": [{target("outputs", node.id):
                                           outputs if outputs is not None else f"${{{result}.body.outputs}}"}]}},
         ]
+
+    def task_run_id(self, node: TaskNode) -> str:
+        """Execution, task and the index of every enclosing loop iteration: one id per task run, the same
+        across retries (functions key exactly-once ledgers and job ids on it). `[` cannot occur in a task id."""
+        iterations = "".join(f' + "[" + string({index}) + "]"' for index in self.loop_indexes)
+        return f'${{execution.id + "-{node.id}"{iterations}}}'
 
     def parallel(self, branches: list[list[Step]], path: Path, limit: int | None, base: str) -> list[Step]:
         """Branches run in parallel, in chunks of 10 (the Workflows limit per parallel step)."""

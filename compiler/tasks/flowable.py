@@ -123,6 +123,7 @@ def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) ->
         prelude = [{f"{n}_values": {"call": "kestra_list", "args": {"v": compiled}, "result": f"{n}_items"}}]
         values = f"${{{n}_items}}"
     b.loop_depth += 1
+    b.loop_indexes.append(f"{n}_index")
     parallel = concurrency != 1
     if parallel:
         b.enter_parallel((*node.path, "concurrencyLimit"))
@@ -130,6 +131,7 @@ def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) ->
     if parallel:
         b.leave_parallel()
     b.loop_depth -= 1
+    b.loop_indexes.pop()
     loop = {"value": f"{n}_value", "index": f"{n}_index", "in": values, "steps": [
         {f"{n}_taskrun": {"assign": [{"taskrun": {"value": f"${{{n}_value}}", "iteration": f"${{{n}_index}}"}}]}},
         *body,

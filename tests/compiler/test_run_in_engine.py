@@ -303,3 +303,40 @@ def test_foreach_outputs_are_keyed_by_value(tmp_path: Path) -> None:
     outputs = ex.result["outputs"]
     assert outputs["inner"]["a"] == {"value": "v-a"} and outputs["inner"]["b"] == {"value": "v-b"}
     assert outputs["use"]["a"] == {"value": "v-a!"} and outputs["use"]["b"] == {"value": "v-b!"}
+
+
+NESTED_LOOPS = """
+id: nested
+namespace: tests
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["x", "y"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: ["1", "2"]
+        tasks:
+          - id: get
+            type: io.kestra.plugin.core.http.Download
+            uri: http://example.invalid/same.csv
+            retry:
+              type: constant
+              interval: PT1S
+              maxAttempts: 3
+"""
+
+
+def test_each_loop_iteration_is_its_own_task_run(tmp_path: Path) -> None:
+    """taskRunId differs per iteration of every enclosing loop and stays the same across retries."""
+    (tmp_path / "nested.yaml").write_text(NESTED_LOOPS)
+    with function_double() as fd:
+        fd.script["get"] = [(503, {"error": {"type": "Unavailable", "message": "busy"}}),
+                            (200, {"outputs": {"uri": "gs://b/x"}})]
+        ex = _engine([tmp_path / "nested.yaml"], fd).run("tests-nested", None)
+    assert ex.state == "SUCCEEDED", ex.error
+    ids = [r["execution"]["taskRunId"] for r in fd.requests]
+    assert len(ids) == 5  # four iterations, the first one retried once
+    assert ids[0] == ids[1]  # a retry is the same task run
+    assert len(set(ids)) == 4
+    assert len({r["execution"]["id"] for r in fd.requests}) == 1
