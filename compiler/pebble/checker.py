@@ -40,6 +40,17 @@ def path_of(expr: ast.Expr) -> tuple[str, list[str | ast.Expr]] | None:
             return None
 
 
+def output_file_problem(chain: list[str | ast.Expr], working_dir: bool) -> str | None:
+    """Why `outputFiles<chain>` cannot be passed to the DuckDB function as its marker, if it cannot."""
+    if not working_dir:
+        return "'outputFiles' is only available in DuckDB tasks ({{ outputFiles.NAME }} or {{ outputFiles['NAME'] }})"
+    if len(chain) != 1 or not isinstance(chain[0], str):
+        return "'outputFiles' needs one constant file name: {{ outputFiles.NAME }} or {{ outputFiles['NAME'] }}"
+    if "'" in chain[0]:
+        return f"output file name {chain[0]!r} cannot contain a quote"
+    return None
+
+
 class Checker:
     """Walks one template; `problems` and `collected` are filled as it goes."""
 
@@ -241,6 +252,10 @@ class Checker:
             self.error(f"'taskrun.{first}' is only defined inside ForEach", expr.pos)
         elif root == "workingDir" and not s.working_dir:
             self.error("'workingDir' is only available in DuckDB and script tasks", expr.pos)
+        elif root == "outputFiles":
+            problem = output_file_problem(chain, s.working_dir)
+            if problem:
+                self.error(problem, expr.pos)
         elif root == "flow" and first is not None and first not in FLOW_FIELDS:
             self.error(f"unknown field 'flow.{first}'{did_you_mean(first, set(FLOW_FIELDS))}", expr.pos)
         elif root == "execution" and first is not None and first not in EXECUTION_FIELDS:

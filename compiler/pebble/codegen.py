@@ -9,6 +9,7 @@ are resolved at compile time (`render()` expands recursively, as Kestra does).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from compiler.pebble import ast
 from compiler.pebble.cache import parse_cached
-from compiler.pebble.checker import arg_value, path_of
+from compiler.pebble.checker import arg_value, output_file_problem, path_of
 from compiler.pebble.errors import PebbleError
 from compiler.pebble.lexer import has_template
 from compiler.pebble.registry import Signature
@@ -41,6 +42,7 @@ from compiler.pebble.wexpr import (
 
 INPUT_TYPES = {"INT": "int", "FLOAT": "float", "BOOLEAN": "bool", "ARRAY": "list", "MULTISELECT": "list",
                "JSON": "any", "YAML": "any"}
+_MARKER_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # names the duckdb function reads in the dotted marker form
 RUNTIME_ROOTS = ("inputs", "outputs", "trigger", "execution", "labels", "taskrun")
 
 
@@ -297,6 +299,13 @@ class Generator:
             if not s.working_dir:
                 raise PebbleError("'workingDir' is only available in DuckDB and script tasks", e.pos)
             return const("{{workingDir}}")
+        if root == "outputFiles":
+            problem = output_file_problem(chain, s.working_dir)
+            if problem:
+                raise PebbleError(problem, e.pos)
+            name = str(chain[0])
+            return const(f"{{{{outputFiles.{name}}}}}" if _MARKER_NAME.fullmatch(name)
+                         else f"{{{{outputFiles['{name}']}}}}")
         if root == "execution" and first not in ("id", "startDate") and not (
                 first == "state" and s.after_execution):
             raise PebbleError(f"'execution.{first}' cannot be compiled (supported: execution.id, "

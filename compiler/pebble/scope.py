@@ -8,7 +8,7 @@ from typing import Any
 
 # Names Kestra puts at the root of the rendering context.
 ROOT_NAMES = ("inputs", "vars", "outputs", "flow", "execution", "trigger", "labels", "taskrun", "parent",
-              "parents", "task", "workingDir", "envs", "globals")
+              "parents", "task", "workingDir", "outputFiles", "envs", "globals")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Scope:
     - `keyed_tasks`: tasks run inside ForEach, whose outputs are also keyed by the iteration value
       (`outputs.t[value].x` besides `outputs.t.x`).
     - `after_execution`: in `afterExecution`, where `execution.state` is the final state.
-    - `working_dir`: `{{ workingDir }}` is allowed (DuckDB task properties).
+    - `working_dir`: `{{ workingDir }}` and `{{ outputFiles.NAME }}` are allowed (DuckDB task properties).
     - `flow_id`, `namespace`, `labels`, `task_id`/`task_type` (the task being compiled): compile-time facts.
     """
 

@@ -191,6 +191,23 @@ def test_jdbc_and_duckdb(one: Callable[..., Compiled]) -> None:
     assert c.result.manifest["flows"]["tests-t"]["postgres"][0]["key"] == "db:5433"
 
 
+def test_duckdb_output_files_are_left_for_the_function(one: Callable[..., Compiled]) -> None:
+    c = one("  - id: dq\n    type: io.kestra.plugin.jdbc.duckdb.Query\n    outputFiles: [out, 'a b.csv']\n"
+            "    sql: COPY t TO '{{ outputFiles.out }}'; COPY t TO '{{ outputFiles['a b.csv'] }}'\n")
+    assert c.step("dq_call")["args"]["body"]["task"]["sql"] == (
+        "COPY t TO '{{outputFiles.out}}'; COPY t TO '{{outputFiles['a b.csv']}}'")
+
+
+def test_output_files_outside_duckdb_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text("id: t\nnamespace: tests\ntasks:\n  - id: l\n"
+                                     "    type: io.kestra.plugin.core.log.Log\n    message: '{{ outputFiles.out }}'\n")
+    result = compile_paths([tmp_path / "f.yaml"])
+    assert not result.ok
+    assert [d.format() for d in result.diagnostics if d.severity.value == "error"] == [
+        f"{tmp_path / 'f.yaml'}:6:18: error: 'outputFiles' is only available in DuckDB tasks "
+        "({{ outputFiles.NAME }} or {{ outputFiles['NAME'] }})"]
+
+
 def test_gcp_tasks_drop_service_account(one: Callable[..., Compiled]) -> None:
     c = one("  - id: up\n    type: io.kestra.plugin.gcp.gcs.Upload\n    from: gs://a/b\n    to: gs://c/d\n"
             "  - id: bq\n    type: io.kestra.plugin.gcp.bigquery.Query\n    sql: SELECT 1\n"

@@ -93,6 +93,19 @@ def test_loop_and_working_dir_need_their_context() -> None:
     loop = compile_template("{{ taskrun.value }}", Origin(), ctx)
     assert "only defined inside ForEach" in loop.diagnostics[0].message
     assert "DuckDB" in compile_template("{{ workingDir }}/x", Origin(), ctx).diagnostics[0].message
+    assert compile_template("{{ outputFiles.out }}", Origin(), ctx).diagnostics[0].message == (
+        "'outputFiles' is only available in DuckDB tasks ({{ outputFiles.NAME }} or {{ outputFiles['NAME'] }})")
+
+
+@pytest.mark.parametrize("template", ["{{ outputFiles }}", "{{ outputFiles.a.b }}", "{{ outputFiles[inputs.taxi] }}",
+                                      "{{ outputFiles[\"it's\"] }}"])
+def test_output_files_need_one_constant_name(template: str) -> None:
+    ctx = CodegenContext(dataclasses.replace(SCOPE, working_dir=True))
+    out = compile_template(template, Origin(), ctx)
+    assert not out.ok
+    message = out.diagnostics[0].message
+    assert message.startswith("'outputFiles' needs one constant file name") or message.endswith(
+        "cannot contain a quote")
 
 
 def test_all_problems_of_a_template_are_reported() -> None:

@@ -166,6 +166,9 @@ CASES: list[tuple[str, Any]] = [
     ("{{ secret('GEMINI_API_KEY') }}", "{{secret:GEMINI_API_KEY}}"),
     ("Bearer {{ secret('T') }}", "Bearer {{secret:T}}"),
     ("{{ workingDir }}/data.csv", "{{workingDir}}/data.csv"),
+    ("{{ outputFiles.out }}", "{{outputFiles.out}}"),
+    ("{{ outputFiles['products.csv'] }}", "{{outputFiles.products.csv}}"),
+    ("{{ outputFiles['a b.csv'] }}", "{{outputFiles['a b.csv']}}"),
     # variables and render()
     ("{{ vars.n }}", 5),
     ("{{ vars.table }}", "public.{{inputs.taxi}}_tripdata"),
