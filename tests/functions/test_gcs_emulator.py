@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,18 @@ def test_stale_state_file_is_ignored(tmp_path: Path) -> None:
 def test_busy_fixed_port_is_a_user_error(tmp_path: Path, gcs_emulator: gcs.GcsEmulator) -> None:
     with pytest.raises(UserError, match="GCS emulator \\(fake-gcs-server\\) failed to start"):
         gcs.start(tmp_path, port=gcs_emulator.port, reuse=False, timeout=3)
+
+
+def test_stopping_a_reused_server_does_not_wait_on_its_zombie(tmp_path: Path) -> None:
+    """The server exits on SIGTERM but nobody reaps it yet (as under a PID 1 that does not reap): a zombie is
+    not a live server, so stop returns at once instead of waiting out its timeout."""
+    first = gcs.start(tmp_path)
+    try:
+        reused = gcs.start(tmp_path)
+        assert not reused.owned
+        began = time.monotonic()
+        reused.stop(timeout=10.0)
+        assert time.monotonic() - began < 3.0
+        assert not (tmp_path / "emulator.json").exists()
+    finally:
+        first.stop()

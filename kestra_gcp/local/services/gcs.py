@@ -7,12 +7,9 @@ one. Clients reach it with `STORAGE_EMULATOR_HOST=<url>` (google-cloud-storage g
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import os
 import platform
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kestra_gcp.errors import UserError
+from kestra_gcp.local import procs
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -63,16 +61,6 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class GcsEmulator:
     """A running emulator; `owned` is False when it was reused from an earlier start."""
@@ -97,12 +85,8 @@ class GcsEmulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        elif _alive(self.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
+        else:
+            procs.terminate(self.pid, timeout=timeout)
         (self.data_dir / "emulator.json").unlink(missing_ok=True)
 
 
@@ -114,7 +98,7 @@ def _reuse(data_dir: Path, host: str) -> GcsEmulator | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     url = f"http://{host}:{port}"
-    if _alive(pid) and _ready(url):
+    if procs.alive(pid) and _ready(url):
         return GcsEmulator(url=url, port=port, pid=pid, data_dir=data_dir, owned=False)
     state.unlink(missing_ok=True)
     return None
