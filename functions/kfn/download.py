@@ -28,7 +28,8 @@ import requests
 
 from kfn import netguard, storage
 from kfn.durations import parse_duration
-from kfn.errors import FunctionError, TaskError, TransientError, to_function_error
+from kfn.errors import FunctionError, TaskError, TransientError
+from kfn.neterrors import network_reason
 from kfn.request import Call
 
 READ_SIZE = 256 * 1024
@@ -239,7 +240,7 @@ def handle(call: Call) -> dict[str, Any]:
     except FunctionError:
         raise
     except requests.RequestException as exc:
-        raise TransientError(f"{method} {shown} failed: {to_function_error(exc).message}") from None
+        raise TransientError(f"{method} {shown}: {network_reason(exc)}") from None
     with response:
         code = response.status_code
         if code >= 400 and not opts.allow_failed and code not in opts.allowed_codes:
@@ -260,7 +261,7 @@ def handle(call: Call) -> dict[str, Any]:
             with storage.open_write(uri, content_type) as writer:
                 writer.write(b"")
         except requests.RequestException as exc:
-            raise TransientError(f"{method} {shown} failed midway: {to_function_error(exc).message}") from None
+            raise TransientError(f"{method} {shown} failed midway: {network_reason(exc)}") from None
         headers = {k: [v] for k, v in response.headers.items()}
     outputs: dict[str, Any] = {"uri": uri, "code": code, "length": length, "headers": headers}
     if call.prop("outputFile"):
