@@ -61,6 +61,7 @@ class StepBuilder:
     done: dict[str, frozenset[str] | None] = field(default_factory=dict)
     loop_depth: int = 0
     loop_indexes: list[str] = field(default_factory=list)  # index variables of the enclosing loops, outermost first
+    loop_runs: list[str] = field(default_factory=list)  # their `taskrun` variables (distinct: loops may nest)
     parallel_depth: int = 0
     working_dir: bool = False
     names: set[str] = field(default_factory=set)
@@ -89,7 +90,8 @@ class StepBuilder:
     def scope(self, in_loop: bool | None = None, working_dir: bool = False) -> Any:
         """The Pebble scope at the current point (tasks run so far, loop context); cached until it changes."""
         loop = self.loop_depth > 0 if in_loop is None else in_loop
-        key = (len(self.done), loop, working_dir, len(self.keyed), self.after_execution, id(self.current))
+        key = (len(self.done), loop, working_dir, len(self.keyed), self.after_execution, id(self.current),
+               self.taskrun_var)
         if self._scope_key == key and self._scope is not None:
             return self._scope
         if self._static is None:
@@ -103,7 +105,8 @@ class StepBuilder:
                 "namespace": self.flow.namespace, "labels": {k: str(v) for k, v in self.flow.labels.items()},
             }
         task = self.current
-        self._scope = make_scope(tasks=dict(self.done), in_loop=loop, working_dir=working_dir,
+        self._scope = make_scope(tasks=dict(self.done), in_loop=loop, taskrun_var=self.taskrun_var,
+                                 working_dir=working_dir,
                                  keyed_tasks=frozenset(self.keyed), after_execution=self.after_execution,
                                  task_id=task.id if task else "", task_type=task.type if task else "",
                                  **self._static)
@@ -251,7 +254,7 @@ class StepBuilder:
             *core,
             {f"{n}_by_value": {"assign": [
                 {f"{n}_flat": f"${{{out}}}"},
-                {f"{n}_key": "${kestra_key(taskrun.value)}"},
+                {f"{n}_key": f"${{kestra_key({self.taskrun_var}.value)}}"},
                 {out: f"${{map.merge({n}_prev, {n}_flat)}}"},
                 {f"{out}[{n}_key]": f"${{{n}_flat}}"},
             ]}},
@@ -303,6 +306,11 @@ class StepBuilder:
             {f"{n}_outputs": {"assign": [{target("outputs", node.id):
                                           outputs if outputs is not None else f"${{{result}.body.outputs}}"}]}},
         ]
+
+    @property
+    def taskrun_var(self) -> str:
+        """The variable holding the innermost enclosing loop's `taskrun` (`value`, `iteration`)."""
+        return self.loop_runs[-1] if self.loop_runs else "taskrun"
 
     def task_run_id(self, node: TaskNode) -> str:
         """Execution, task and the index of every enclosing loop iteration: one id per task run, the same

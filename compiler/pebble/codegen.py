@@ -315,7 +315,7 @@ class Generator:
                               "taskrun.iteration)", e.pos)
         if root not in RUNTIME_ROOTS:
             raise PebbleError(f"'{root}' cannot be compiled to a Workflows expression", e.pos)
-        w = self.apply_chain(W(root, "map"), chain)
+        w = self.apply_chain(W(s.taskrun_var if root == "taskrun" else root, "map"), chain)
         if root == "inputs" and len(chain) == 1 and first is not None:
             ktype = s.inputs.get(first, "STRING")
             return W(w.code, INPUT_TYPES.get(ktype, "string"), w.prec, nullable=first in s.nullable_inputs)

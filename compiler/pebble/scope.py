@@ -23,6 +23,7 @@ class Scope:
     - `task_types`: task id -> Kestra type, for messages.
     - `has_trigger`: the flow has a trigger, so `trigger.*` may be used.
     - `in_loop`: inside ForEach/EachSequential/EachParallel (`taskrun.value`, `taskrun.iteration`).
+    - `taskrun_var`: the Workflows variable holding the innermost loop's `taskrun` (nested loops each have one).
     - `keyed_tasks`: tasks run inside ForEach, whose outputs are also keyed by the iteration value
       (`outputs.t[value].x` besides `outputs.t.x`).
     - `after_execution`: in `afterExecution`, where `execution.state` is the final state.
@@ -38,6 +39,7 @@ class Scope:
     task_types: Mapping[str, str] = field(default_factory=dict)
     has_trigger: bool = False
     in_loop: bool = False
+    taskrun_var: str = "taskrun"
     keyed_tasks: frozenset[str] = frozenset()
     after_execution: bool = False
     working_dir: bool = False

@@ -124,6 +124,10 @@ def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) ->
         values = f"${{{n}_items}}"
     b.loop_depth += 1
     b.loop_indexes.append(f"{n}_index")
+    # an inner loop keeps its own `taskrun`: the outer one's stays valid after it, and a parallel inner loop
+    # may not assign a variable of its parent's scope
+    run_var = f"{n}_run" if b.loop_runs else "taskrun"
+    b.loop_runs.append(run_var)
     parallel = concurrency != 1
     if parallel:
         b.enter_parallel((*node.path, "concurrencyLimit"))
@@ -132,8 +136,9 @@ def _loop(node: TaskNode, b: StepBuilder, values_prop: str, concurrency: int) ->
         b.leave_parallel()
     b.loop_depth -= 1
     b.loop_indexes.pop()
+    b.loop_runs.pop()
     loop = {"value": f"{n}_value", "index": f"{n}_index", "in": values, "steps": [
-        {f"{n}_taskrun": {"assign": [{"taskrun": {"value": f"${{{n}_value}}", "iteration": f"${{{n}_index}}"}}]}},
+        {f"{n}_taskrun": {"assign": [{run_var: {"value": f"${{{n}_value}}", "iteration": f"${{{n}_index}}"}}]}},
         *body,
     ]}
     if not parallel:

@@ -316,27 +316,37 @@ tasks:
       - id: inner
         type: io.kestra.plugin.core.flow.ForEach
         values: ["1", "2"]
+        concurrencyLimit: 0
         tasks:
           - id: get
             type: io.kestra.plugin.core.http.Download
-            uri: http://example.invalid/same.csv
+            uri: "http://example.invalid/{{ taskrun.value }}.csv"
             retry:
               type: constant
               interval: PT1S
               maxAttempts: 3
+      - id: after
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
 """
 
 
 def test_each_loop_iteration_is_its_own_task_run(tmp_path: Path) -> None:
-    """taskRunId differs per iteration of every enclosing loop and stays the same across retries."""
+    """taskRunId differs per iteration of every enclosing loop and stays the same across retries; a nested
+    (parallel) loop has its own taskrun, and the outer one's is intact after it."""
     (tmp_path / "nested.yaml").write_text(NESTED_LOOPS)
     with function_double() as fd:
         fd.script["get"] = [(503, {"error": {"type": "Unavailable", "message": "busy"}}),
                             (200, {"outputs": {"uri": "gs://b/x"}})]
         ex = _engine([tmp_path / "nested.yaml"], fd).run("tests-nested", None)
     assert ex.state == "SUCCEEDED", ex.error
-    ids = [r["execution"]["taskRunId"] for r in fd.requests]
-    assert len(ids) == 5  # four iterations, the first one retried once
-    assert ids[0] == ids[1]  # a retry is the same task run
-    assert len(set(ids)) == 4
+    runs: dict[str, list[int]] = {}
+    for request in fd.requests:
+        runs.setdefault(request["execution"]["taskRunId"], []).append(request["execution"]["attempt"])
+    assert sorted(runs.values()) == [[1], [1], [1], [1, 2]]  # four iterations; a retry is the same task run
+    assert sorted(r["task"]["uri"] for r in fd.requests if r["execution"]["attempt"] == 1) == [
+        "http://example.invalid/1.csv", "http://example.invalid/1.csv",
+        "http://example.invalid/2.csv", "http://example.invalid/2.csv"]
     assert len({r["execution"]["id"] for r in fd.requests}) == 1
+    assert ex.result["outputs"]["after"]["x"] == {"value": "x"}
+    assert ex.result["outputs"]["after"]["y"] == {"value": "y"}
