@@ -110,7 +110,9 @@ def generate(node: TaskNode, b: StepBuilder) -> list[dict[str, Any]]:
     for prop in SPEC_PROPS:
         if prop in node.raw:
             task[prop] = b.value(node, prop)
-    prefix = f'"executions/{b.flow.namespace}/{b.flow.id}/" + execution.id + "/{node.id}/"'
+    # one prefix per task run: inside loops, the index of every enclosing iteration (else they overwrite)
+    iterations = "".join(f' + string({index}) + "/"' for index in b.loop_indexes)
+    prefix = f'"executions/{b.flow.namespace}/{b.flow.id}/" + execution.id + "/{node.id}/"{iterations}'
     spec = {
         "task": task,
         "execution": {"id": "${execution.id}", "namespace": b.flow.namespace, "flowId": b.flow.id},
