@@ -23,12 +23,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
+from bench_e2e import RssSampler  # same directory: bench scripts run as `python bench/<name>.py`
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,41 +36,6 @@ CLI = [sys.executable, "-m", "kestra_gcp"]
 PROJECT, DATASET, BASE_DATASET = "kestra-sandbox", "zoomcamp", "zoomcamp_baseline"
 FILE = "yellow_tripdata_2019-01.csv"
 SQL_TASKS = ("bq_yellow_tripdata", "bq_yellow_table_ext", "bq_yellow_table_tmp", "bq_yellow_merge")
-
-
-class PeakRss:
-    """Samples the summed RSS of a process tree (services it starts excluded) and keeps the peak."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.root = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                break
-            for proc in procs:
-                try:
-                    if not any(s in proc.name() for s in ("postgres", "fake-gcs")):
-                        total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def flow_sql(flow: dict[str, Any], dataset: str, gcs_file: str) -> list[str]:
@@ -157,7 +121,7 @@ def main() -> int:
             proc = subprocess.Popen([*CLI, "run", str(flow_path), "-i", "taxi=yellow", "-i", "year=2019", "-i",
                                      "month=01", "--json"], cwd=work, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            with PeakRss(proc.pid) as sampler:
+            with RssSampler(proc.pid) as sampler:
                 _, stderr = proc.communicate()
             if proc.returncode != 0:
                 raise SystemExit(f"bench_gcp_e2e: kestra-gcp run failed: {stderr.strip().splitlines()[-1:]}")
