@@ -66,10 +66,11 @@ def test_compiling_twice_gives_identical_bytes(tmp_path: Path) -> None:
             assert file.read_bytes() == (tmp_path / "b" / file.relative_to(tmp_path / "a")).read_bytes()
 
 
-# golden files for the flows whose every task this package compiles (script tasks belong to scripts.py)
+# a golden file for every supported flow
 @pytest.mark.parametrize("wid", ["zoomcamp-hello_world", "zoomcamp-postgres_taxi", "zoomcamp-gcp_taxi",
                                  "zoomcamp-postgres_taxi_scheduled", "zoomcamp-gcp_kv", "zoomcamp-gcp_setup",
-                                 "zoomcamp-gcp_taxi_scheduled"])
+                                 "zoomcamp-gcp_taxi_scheduled", "zoomcamp-getting_started_pipeline",
+                                 "zoomcamp-python_example"])
 def test_golden(wid: str, compiled: dict[str, str]) -> None:
     golden = GOLDEN / f"{wid}.yaml"
     if os.environ.get("UPDATE_GOLDEN"):
