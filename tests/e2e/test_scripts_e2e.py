@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import REPO, Cli
+from tests.functions.httpserver import serving
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PRODUCTS = json.loads((FIXTURES / "products.json").read_text())["products"]
@@ -37,11 +37,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Handler) as url:
+        yield url
 
 
 def copy_flow(cli: Cli, name: str, old_base: str, new_base: str) -> Path:
